@@ -1,0 +1,70 @@
+"""Songyang Care Portal for Left-behind Children (松阳县留守儿童关爱保护服务平台)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: load settings, attach extensions, register blueprints."""
+    from portal import cli, i18n, logs, security
+    from portal.config import check_production, load_config
+    from portal.core import errors
+    from portal.db import commit_request_session
+    from portal.extensions import babel, csrf, db, htmx, limiter, login_manager
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path))
+    if config:
+        app.config.update(config)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "portal")
+    app.debug = bool(app.config["DEBUG"])
+    check_production(app.config)
+
+    logs.init_app(app)
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(security.load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+    security.init_app(app)
+    # Registered last so it runs first: the commit happens before headers are finalised.
+    app.after_request(commit_request_session)
+
+    from portal.admin.views import bp as admin_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.charity.views import bp as charity_bp
+    from portal.core.views import bp as core_bp
+    from portal.parents_school.views import bp as parents_school_bp
+    from portal.publicity.views import bp as publicity_bp
+    from portal.volunteers.views import bp as volunteers_bp
+
+    for blueprint in (
+        core_bp,
+        auth_bp,
+        admin_bp,
+        publicity_bp,
+        parents_school_bp,
+        volunteers_bp,
+        charity_bp,
+    ):
+        app.register_blueprint(blueprint)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _unauthorized():
+    from portal.web import login_redirect
+
+    return login_redirect()

@@ -1,0 +1,1 @@
+"""Administration: staff accounts, password-reset links, the audit log."""

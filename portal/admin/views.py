@@ -1,0 +1,133 @@
+"""Staff accounts (created by an admin), reset links and the audit log."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, abort, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import func, select
+
+from portal.audit import AuditEntry
+from portal.auth import services
+from portal.auth.models import Role, User
+from portal.admin.forms import UserCreateForm
+from portal.db import get_session
+from portal.places import township_choices
+from portal.security import reauth_required, roles_required
+from portal.web import Page, page_number, render, see_other
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PER_PAGE = 25
+
+
+def _page(statement, count_statement) -> Page:
+    session = get_session()
+    page = page_number()
+    total = session.exec(count_statement).one()
+    items = list(session.exec(statement.offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
+    return Page(items=items, page=page, per_page=PER_PAGE, total=total)
+
+
+@bp.route("/users")
+@roles_required(Role.ADMIN)
+def users():
+    role = request.args.get("role", "")
+    statement = select(User).order_by(User.id)
+    count = select(func.count()).select_from(User)
+    if role in {r.value for r in Role}:
+        statement = statement.where(User.role == role)
+        count = count.where(User.role == role)
+    return render("admin/users.html", block="results", page=_page(statement, count), role=role,
+                  roles=list(Role))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+@reauth_required
+def new_user():
+    session = get_session()
+    form = UserCreateForm()
+    form.set_choices(township_choices(session))
+    if form.validate_on_submit():
+        try:
+            # The new member sets a password through a one-time link; nobody else knows it.
+            user = services.create_user(
+                session,
+                name=form.name.data,
+                role=form.role.data,
+                password=secrets.token_urlsafe(32),
+                phone=form.phone.data or None,
+                email=form.email.data or None,
+                township_code=form.township_code.data or None,
+                office=form.office.data or None,
+                created_by=current_user.id,
+                ip=request.remote_addr,
+            )
+            token = services.issue_reset_link(
+                session, user=user, issued_by=current_user.id, ip=request.remote_addr
+            )
+        except services.AccountError as error:
+            form.form_errors.append(_(str(error)))
+        else:
+            return render("admin/reset_link.html", user=user,
+                          link=url_for("auth.reset", token=token, _external=True), created=True)
+    return render("admin/user_new.html", form=form)
+
+
+def _user_or_404(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users/<int:user_id>")
+@roles_required(Role.ADMIN)
+def user_detail(user_id: int):
+    user = _user_or_404(user_id)
+    return render("admin/user_detail.html", user=user)
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@roles_required(Role.ADMIN)
+@reauth_required
+def set_active(user_id: int):
+    user = _user_or_404(user_id)
+    active = request.form.get("active") == "1"
+    try:
+        services.set_active(get_session(), user=user, active=active, actor_id=current_user.id,
+                            ip=request.remote_addr)
+    except services.AccountError as error:
+        flash(_(str(error)), "error")
+    else:
+        flash(_("The account is enabled.") if active else
+              _("The account is disabled and all its sessions have ended."), "success")
+    return see_other("admin.user_detail", user_id=user.id)
+
+
+@bp.route("/users/<int:user_id>/reset-link", methods=["POST"])
+@roles_required(Role.ADMIN)
+@reauth_required
+def reset_link(user_id: int):
+    user = _user_or_404(user_id)
+    if not user.is_active:
+        flash(_("Enable the account before issuing a reset link."), "error")
+        return see_other("admin.user_detail", user_id=user.id)
+    token = services.issue_reset_link(get_session(), user=user, issued_by=current_user.id,
+                                      ip=request.remote_addr)
+    return render("admin/reset_link.html", user=user,
+                  link=url_for("auth.reset", token=token, _external=True), created=False)
+
+
+@bp.route("/audit")
+@roles_required(Role.ADMIN)
+def audit_log():
+    action = request.args.get("action", "").strip()[:60]
+    statement = select(AuditEntry).order_by(AuditEntry.id.desc())
+    count = select(func.count()).select_from(AuditEntry)
+    if action:
+        statement = statement.where(AuditEntry.action == action)
+        count = count.where(AuditEntry.action == action)
+    return render("admin/audit.html", block="results", page=_page(statement, count), action=action)

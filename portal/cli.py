@@ -1,0 +1,113 @@
+"""`flask portal ...` commands: init, create-admin, demo."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlmodel import select
+
+from portal.extensions import db
+
+portal_cli = AppGroup("portal", help="Set up and look after the portal.")
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(connection=None):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_database() -> None:
+    """Bring the schema to the newest migration."""
+    from alembic import command
+
+    with db.engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+
+
+@portal_cli.command("init")
+def init_command() -> None:
+    """Upgrade the database to the latest schema and load the 19 townships."""
+    from portal.places import load_townships
+
+    upgrade_database()
+    click.echo("Database schema is up to date.")
+    with db.transaction() as session:
+        changed = load_townships(session)
+    click.echo(f"Townships: 19 present, {changed} added or updated.")
+
+
+@portal_cli.command("create-admin")
+@click.option("--name", prompt="Name", help="The administrator's name.")
+@click.option("--login", prompt="Mobile number or e-mail", help="What they log in with.")
+@click.password_option("--password", prompt="Password", confirmation_prompt=True)
+def create_admin_command(name: str, login: str, password: str) -> None:
+    """Create an administrator account (the password is asked, never defaulted)."""
+    from portal.auth import services
+    from portal.auth.models import Role
+
+    email = login if "@" in login else None
+    phone = None if email else login
+    try:
+        with db.transaction() as session:
+            user = services.create_user(
+                session, name=name, role=Role.ADMIN, password=password, phone=phone, email=email
+            )
+    except services.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Administrator {user.name} created (account #{user.id}).")
+
+
+DEMO_ACCOUNTS = (
+    # (phone, name, role, township_code, office)
+    ("19900000001", "演示·管理员", "admin", None, None),
+    ("19900000002", "演示·县民政局", "county_staff", None, None),
+    ("19900000003", "演示·西屏街道督导员", "township_staff", "331124001", None),
+    ("19900000004", "演示·古市镇督导员", "township_staff", "331124101", None),
+    ("19900000005", "演示·慈善总会经办", "charity_staff", None, None),
+    ("19900000006", "演示·慈善总会审批", "charity_approver", None, None),
+    ("19900000007", "演示·妇联讲座组织", "lecture_organiser", None, "womens_federation"),
+    ("19900000008", "演示·编辑", "editor", None, None),
+    ("19900000009", "演示·审核", "reviewer", None, None),
+    ("19900000010", "演示·志愿者", "volunteer", None, None),
+)
+
+
+@portal_cli.command("demo")
+def demo_command() -> None:
+    """Fill a clearly labelled demo data set; new passwords are printed once."""
+    from portal.auth import services
+    from portal.auth.models import User
+
+    created: list[tuple[str, str, str, str]] = []
+    with db.transaction() as session:
+        for phone, name, role, township, office in DEMO_ACCOUNTS:
+            if session.exec(select(User).where(User.phone == phone)).first():
+                continue
+            password = "demo-" + secrets.token_urlsafe(9)
+            services.create_user(
+                session, name=name, role=role, password=password, phone=phone,
+                township_code=township, office=office, is_demo=True,
+            )
+            created.append((phone, name, role, password))
+    if not created:
+        click.echo("Demo accounts already exist; their passwords were printed when they were "
+                   "created. An admin can issue a reset link for any of them.")
+        return
+    click.echo("DEMO DATA - for trying the portal only, never for real use.")
+    click.echo("These passwords are shown once:")
+    for phone, name, role, password in created:
+        click.echo(f"  {role:<18} {phone}  {password}  ({name})")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(portal_cli)

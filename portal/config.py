@@ -1,0 +1,99 @@
+"""Configuration read from the environment (PORTAL_*, DATABASE_URL, SECRET_KEY)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely."""
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in TRUE_WORDS
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value in (None, "") else int(value)
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_from_instance(instance_path: Path) -> str:
+    """Read the generated secret key, creating it (mode 0600) on first run."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load_config(instance_path: str) -> dict:
+    """Build the settings from environment variables."""
+    instance = Path(instance_path)
+    env = os.environ.get("PORTAL_ENV", "development")
+    secret = os.environ.get("SECRET_KEY", "")
+    secret_generated = not secret
+    sqlite_default = f"sqlite:///{instance / 'portal.db'}"
+    config = {
+        "PORTAL_ENV": env,
+        "DEBUG": _flag("PORTAL_DEBUG"),
+        "SECRET_KEY": secret,
+        "SECRET_KEY_GENERATED": secret_generated,
+        "DATABASE_URL": normalise_database_url(os.environ.get("DATABASE_URL", sqlite_default)),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "SESSION_COOKIE_SECURE": _flag("PORTAL_SECURE_COOKIES", env == "production"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _flag("PORTAL_SECURE_COOKIES", env == "production"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=14),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "MAX_CONTENT_LENGTH": _int("PORTAL_MAX_UPLOAD_MB", 10) * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": 3600 * 12,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "PORTAL_LANGUAGES": ["zh_CN", "en"],
+        "PORTAL_STAFF_IDLE_MINUTES": _int("PORTAL_STAFF_IDLE_MINUTES", 30),
+        "PORTAL_SESSION_ABSOLUTE_HOURS": _int("PORTAL_SESSION_ABSOLUTE_HOURS", 12),
+        "PORTAL_REAUTH_MINUTES": _int("PORTAL_REAUTH_MINUTES", 15),
+        "PORTAL_LOGIN_MAX_FAILURES": _int("PORTAL_LOGIN_MAX_FAILURES", 6),
+        "PORTAL_LOGIN_WINDOW_SECONDS": _int("PORTAL_LOGIN_WINDOW_SECONDS", 60),
+        "PORTAL_LOGIN_LOCK_MINUTES": _int("PORTAL_LOGIN_LOCK_MINUTES", 30),
+        "PORTAL_LOGIN_RATE_LIMIT": os.environ.get("PORTAL_LOGIN_RATE_LIMIT", "30 per minute"),
+        "PORTAL_RESET_LINK_MINUTES": _int("PORTAL_RESET_LINK_MINUTES", 60),
+        "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
+        "PORTAL_LOG_LEVEL": os.environ.get("PORTAL_LOG_LEVEL", "INFO"),
+    }
+    if secret_generated and env != "production":
+        config["SECRET_KEY"] = _secret_from_instance(instance)
+    return config
+
+
+def check_production(config: dict) -> None:
+    """Refuse to run a production deployment that is unsafe."""
+    if config.get("PORTAL_ENV") != "production":
+        return
+    if config.get("DEBUG"):
+        raise ConfigError("PORTAL_ENV=production refuses to start with PORTAL_DEBUG on.")
+    secret = config.get("SECRET_KEY") or ""
+    if config.get("SECRET_KEY_GENERATED") or len(secret) < 32:
+        raise ConfigError(
+            "PORTAL_ENV=production needs SECRET_KEY set to a random value of 32+ characters."
+        )

@@ -1,0 +1,1 @@
+"""Pages every visitor needs: home, health check, display settings, error pages."""

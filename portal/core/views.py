@@ -1,0 +1,84 @@
+"""Home page, health check and display settings."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from sqlalchemy import text
+
+from portal.auth.labels import office_label, role_label
+from portal.core.areas import AREAS, HOTLINES
+from portal.i18n import is_chinese
+from portal.places import TOWNSHIPS
+from portal.timeutil import utcnow
+
+from portal.extensions import db
+from portal.security import public
+from portal.web import render, safe_next, see_other
+
+bp = Blueprint("core", __name__)
+
+ELDER_COOKIE = "elder"
+TOWNSHIP_BY_CODE = {row[0]: row for row in TOWNSHIPS}
+bp.add_app_template_global(role_label)
+bp.add_app_template_global(office_label)
+
+
+@bp.app_context_processor
+def layout_context():
+    return {
+        "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
+        "areas": AREAS,
+        "hotlines": HOTLINES,
+        "now": utcnow(),
+    }
+
+
+@bp.app_template_global()
+def lang_url(lang: str) -> str:
+    """This page in another language (?lang= is then remembered in a cookie)."""
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    if request.endpoint and request.url_rule is not None:
+        return url_for(request.endpoint, **(request.view_args or {}), **args, lang=lang)
+    return f"{request.path}?{urlencode({**args, 'lang': lang})}"
+
+
+@bp.app_template_global()
+def township_name(code: str | None) -> str:
+    if not code:
+        return "—"
+    row = TOWNSHIP_BY_CODE.get(code)
+    if row is None:
+        return code
+    return row[1] if is_chinese() else row[2]
+
+
+@bp.route("/")
+@public
+def home():
+    return render("core/home.html")
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means unhealthy
+        current_app.logger.warning("health check failed: %s", type(error).__name__)
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+@bp.route("/settings/display", methods=["POST"])
+@public
+def display():
+    """Switch the elder-friendly mode (larger text, higher contrast); remembered in a cookie."""
+    response = see_other(safe_next(request.form.get("next")))
+    elder = request.form.get("elder") == "1"
+    response.set_cookie(ELDER_COOKIE, "1" if elder else "0", max_age=365 * 24 * 3600,
+                        httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response

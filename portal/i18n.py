@@ -1,0 +1,94 @@
+"""Languages: zh_CN by default, English second; dates shown the Chinese way."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from babel.dates import format_date, format_datetime
+from flask import Flask, current_app, g, request
+from flask_babel import get_locale
+
+from portal.timeutil import SHANGHAI
+
+LANG_COOKIE = "lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+WEEKDAYS_ZH = "一二三四五六日"
+_ALIASES = {"zh": "zh_CN", "zh_cn": "zh_CN", "zh-cn": "zh_CN", "en": "en", "en_us": "en"}
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation where it is defined; translate it where it is shown."""
+    return message
+
+
+def _known(value: str | None) -> str | None:
+    return _ALIASES.get((value or "").strip().lower().replace("-", "_"))
+
+
+def select_locale() -> str:
+    """?lang= first, then the remembered cookie, then the browser's wish; zh_CN otherwise."""
+    chosen = _known(request.args.get("lang"))
+    if chosen:
+        g.lang_to_remember = chosen
+        return chosen
+    remembered = _known(request.cookies.get(LANG_COOKIE))
+    if remembered:
+        return remembered
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"], default="zh_CN")
+    return _known(best) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def remember_language(response):
+    lang = g.pop("lang_to_remember", None)
+    if lang:
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=LANG_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
+    return response
+
+
+def is_chinese() -> bool:
+    return str(get_locale() or "zh_CN").startswith("zh")
+
+
+def _local(value: date | datetime) -> date | datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI)
+    return value
+
+
+def format_day(value: date | datetime | None) -> str:
+    """2026年11月29日（星期日） in Chinese; Sunday, 29 November 2026 in English."""
+    if value is None:
+        return ""
+    day = _local(value)
+    if is_chinese():
+        return f"{day.year}年{day.month}月{day.day}日（星期{WEEKDAYS_ZH[day.weekday()]}）"
+    return format_date(day, "EEEE, d MMMM y", locale="en")
+
+
+def format_time(value: datetime | None) -> str:
+    """Date and time of day in Asia/Shanghai."""
+    if value is None:
+        return ""
+    local = value.astimezone(SHANGHAI)
+    if is_chinese():
+        return f"{format_day(local)} {local:%H:%M}"
+    return format_datetime(local, "EEEE, d MMMM y HH:mm", locale="en")
+
+
+def html_lang() -> str:
+    return "zh-CN" if is_chinese() else "en"
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(remember_language)
+    app.jinja_env.filters["day"] = format_day
+    app.jinja_env.filters["datetime"] = format_time
+    app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["is_chinese"] = is_chinese

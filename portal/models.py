@@ -1,0 +1,7 @@
+"""Every table's model, imported in one place so the metadata is complete."""
+
+from portal.audit import AuditEntry
+from portal.auth.models import LoginThrottle, PasswordReset, User
+from portal.places import Township
+
+__all__ = ["AuditEntry", "LoginThrottle", "PasswordReset", "Township", "User"]

@@ -1,0 +1,1 @@
+"""The parents' school (家长学校): lectures for guardians."""

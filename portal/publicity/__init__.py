@@ -1,0 +1,1 @@
+"""Publicity (宣传): policy documents, news, laws and search."""

@@ -1,0 +1,216 @@
+"""Access control, session lifetimes, re-authentication and security headers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
+
+from portal import audit
+from portal.auth.models import Role, User
+from portal.db import get_session
+from portal.web import current_path, login_redirect, referrer_path
+
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def public(view: Callable) -> Callable:
+    """Mark a view as open to everyone (the route matrix test reads the mark)."""
+    view.access = PUBLIC
+    return view
+
+
+def login_required(view: Callable) -> Callable:
+    """Any logged-in account."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_redirect()
+        return view(*args, **kwargs)
+
+    wrapped.access = AUTHENTICATED
+    return wrapped
+
+
+def deny(reason: str = "role") -> None:
+    """Audit the denial and answer 403."""
+    audit.record_request("access.denied", endpoint=request.endpoint, reason=reason)
+    abort(403)
+
+
+def roles_required(*roles: Role) -> Callable:
+    """Only accounts holding one of these roles; anonymous users are sent to log in."""
+    allowed = frozenset(Role(r) for r in roles)
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_redirect()
+            if current_user.role not in allowed:
+                deny()
+            return view(*args, **kwargs)
+
+        wrapped.access = allowed
+        return wrapped
+
+    return decorator
+
+
+def has_role(*roles: Role) -> bool:
+    return current_user.is_authenticated and current_user.role in set(roles)
+
+
+# Township scoping -----------------------------------------------------------------------
+
+COUNTY_WIDE_ROLES = frozenset({Role.ADMIN, Role.COUNTY_STAFF})
+
+
+def township_scope(user: User) -> str | None:
+    """The one township a staff member may see, or None for county-wide roles."""
+    if user.role in COUNTY_WIDE_ROLES:
+        return None
+    if user.role == Role.TOWNSHIP_STAFF and user.township_code:
+        return user.township_code
+    # Any other role sees no township's records through a scoped query.
+    return "-"
+
+
+def scope_query(statement, column, user: User):
+    """Restrict a select() to the user's township (by a township_code column)."""
+    scope = township_scope(user)
+    return statement if scope is None else statement.where(column == scope)
+
+
+def ensure_township(user: User, township_code: str | None) -> None:
+    """Answer 404 when a record belongs to a township the user may not see."""
+    scope = township_scope(user)
+    if scope is not None and township_code != scope:
+        audit.record_request("access.denied", reason="township", township=township_code)
+        abort(404)
+
+
+# Sessions -------------------------------------------------------------------------------
+
+
+def start_session(user: User, *, remember: bool) -> None:
+    """A new session on login: nothing from before survives (fixation)."""
+    from flask_login import login_user
+
+    keep = {k: session[k] for k in ("lang",) if k in session}
+    session.clear()
+    session.update(keep)
+    now = int(time.time())
+    session["login_at"] = now
+    session["auth_at"] = now
+    session["seen_at"] = now
+    session.permanent = True
+    login_user(user, remember=remember and not user.is_staff)
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+
+def _session_expired(user: User, now: int) -> bool:
+    cfg = current_app.config
+    login_at = session.get("login_at")
+    seen_at = session.get("seen_at")
+    if login_at is None:  # restored from a remember-me cookie (volunteers only)
+        if user.is_staff:
+            return True
+        session["login_at"] = session["auth_at"] = now
+        return False
+    if not user.is_staff:
+        return False
+    absolute = cfg["PORTAL_SESSION_ABSOLUTE_HOURS"] * 3600
+    idle = cfg["PORTAL_STAFF_IDLE_MINUTES"] * 60
+    return now - login_at > absolute or (seen_at is not None and now - seen_at > idle)
+
+
+def check_session_lifetime() -> None:
+    """Before each request: end staff sessions idle 30 min or older than 12 h."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return
+    now = int(time.time())
+    if _session_expired(current_user._get_current_object(), now):
+        end_session()
+        flash(_l("Your session has ended. Please log in again."), "info")
+        return
+    session["seen_at"] = now
+
+
+def reauth_required(view: Callable) -> Callable:
+    """Sensitive actions need the password again when it was last given 15+ minutes ago."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_redirect()
+        limit = current_app.config["PORTAL_REAUTH_MINUTES"] * 60
+        if int(time.time()) - session.get("auth_at", 0) > limit:
+            # After a POST, come back to the page that holds the form.
+            back = current_path() if request.method == "GET" else referrer_path()
+            return redirect(url_for("auth.reauth", next=back), code=303)
+        return view(*args, **kwargs)
+
+    wrapped.access = getattr(view, "access", AUTHENTICATED)
+    return wrapped
+
+
+def mark_reauthenticated() -> None:
+    session["auth_at"] = int(time.time())
+
+
+# Headers --------------------------------------------------------------------------------
+
+
+def security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.endpoint != "static" and current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+        response.vary.add("Cookie")
+    return response
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login loader: the stored id carries the session version, checked each time."""
+    try:
+        raw_id, raw_version = user_id.split(":", 1)
+        uid, version = int(raw_id), int(raw_version)
+    except (ValueError, AttributeError):
+        return None
+    user = get_session().get(User, uid)
+    if user is None or not user.is_active or user.session_version != version:
+        return None
+    return user
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_session_lifetime)
+    app.after_request(security_headers)
+
+
+def roles_of(view: Callable) -> str | Iterable[Role] | None:
+    """The declared access of a view function (for the route matrix test)."""
+    return getattr(view, "access", None)

@@ -1,0 +1,15 @@
+"""Public pages of this area."""
+
+from flask import Blueprint
+
+from portal.core.areas import area
+from portal.security import public
+from portal.web import render
+
+bp = Blueprint("volunteers", __name__, url_prefix="/volunteers")
+
+
+@bp.route("/")
+@public
+def index():
+    return render("core/area.html", area=area("volunteers.index"))

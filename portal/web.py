@@ -1,0 +1,116 @@
+"""Response helpers: render() decides page or fragment; safe redirects; pagination."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Response, make_response, redirect, render_template, request, url_for
+from jinja2_fragments.flask import render_block
+
+
+def _htmx_header(name: str) -> bool:
+    return request.headers.get(name, "").lower() == "true"
+
+
+def is_partial_request() -> bool:
+    """An htmx request asking for a fragment: not boosted and not a history restore."""
+    return (
+        _htmx_header("HX-Request")
+        and not _htmx_header("HX-Boosted")
+        and not _htmx_header("HX-History-Restore-Request")
+    )
+
+
+def render(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:
+    """Render the named block for an htmx partial request, otherwise the whole page."""
+    if block is not None and is_partial_request():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only local absolute paths: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None, default: str = "core.home") -> str:
+    """The requested local path, or the default endpoint's URL."""
+    return target if is_safe_next(target) else url_for(default)
+
+
+def current_path() -> str:
+    """The path and query of this request, for next= (htmx partials use the page's URL)."""
+    if request.headers.get("HX-Current-URL"):
+        parts = urlsplit(request.headers["HX-Current-URL"])
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if is_safe_next(path):
+            return path
+    return request.full_path.rstrip("?")
+
+
+def referrer_path() -> str:
+    """The local path of the page that sent this request, or the current path."""
+    if request.referrer:
+        parts = urlsplit(request.referrer)
+        if parts.netloc == request.host:
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            if is_safe_next(path):
+                return path
+    return current_path()
+
+
+def login_redirect() -> Response:
+    """Send an anonymous user to the login page: 401 + HX-Redirect for htmx partials."""
+    login_url = url_for("auth.login", next=current_path())
+    if is_partial_request():
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = login_url
+        return response
+    return redirect(login_url, code=303 if request.method not in ("GET", "HEAD") else 302)
+
+
+def see_other(endpoint_or_url: str, **values) -> Response:
+    """303 redirect after an unsafe request (an endpoint name or a local path)."""
+    target = endpoint_or_url if endpoint_or_url.startswith("/") else url_for(endpoint_or_url, **values)
+    return redirect(target, code=303)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def page_number() -> int:
+    """The ?page= argument, clamped to a positive integer."""
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100_000))
+    except ValueError:
+        return 1
