@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
@@ -48,36 +48,46 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
-class Database:
-    """Holds the engine; hands out sessions for requests, jobs and commands."""
+class DatabaseState:
+    """One application's engine (and, in tests, the connection sessions are bound to)."""
 
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         # Tests bind sessions to one connection and isolate them with SAVEPOINTs.
         self.test_connection: Connection | None = None
 
+
+class Database:
+    """Hands out sessions for requests, jobs and commands of the current application."""
+
     def init_app(self, app: Flask) -> None:
-        if self.engine is None or app.config.get("DATABASE_ENGINE_RESET", True):
-            self.engine = make_engine(app.config["DATABASE_URL"])
-        app.extensions["portal_db"] = self
+        app.extensions["portal_db"] = DatabaseState(make_engine(app.config["DATABASE_URL"]))
         app.teardown_appcontext(self._teardown)
 
     @property
+    def state(self) -> DatabaseState:
+        return current_app.extensions["portal_db"]
+
+    @property
+    def engine(self) -> Engine:
+        return self.state.engine
+
+    @property
     def is_sqlite(self) -> bool:
-        return self.engine is not None and self.engine.dialect.name == "sqlite"
+        return self.engine.dialect.name == "sqlite"
 
     def new_session(self, *, write: bool = True) -> Session:
         """Open a session; on SQLite a writer begins IMMEDIATE so writers queue, not fail."""
-        assert self.engine is not None, "Database.init_app was not called"
-        if self.test_connection is not None:
+        state = self.state
+        if state.test_connection is not None:
             return Session(
-                bind=self.test_connection,
+                bind=state.test_connection,
                 join_transaction_mode="create_savepoint",
                 expire_on_commit=False,
             )
-        bind = self.engine
-        if write and self.is_sqlite:
-            bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        bind = state.engine
+        if write and bind.dialect.name == "sqlite":
+            bind = bind.execution_options(sqlite_begin="IMMEDIATE")
         return Session(bind=bind, expire_on_commit=False)
 
     @contextmanager
@@ -93,7 +103,8 @@ class Database:
         finally:
             session.close()
 
-    def _teardown(self, _exc) -> None:
+    @staticmethod
+    def _teardown(_exc) -> None:
         session = g.pop("db_session", None)
         if session is not None:
             session.rollback()
@@ -102,15 +113,10 @@ class Database:
 
 def get_session() -> Session:
     """The current request's session, opened on first use."""
-    from flask import current_app, request
-
     session = g.get("db_session")
     if session is None:
-        database: Database = current_app.extensions["portal_db"]
-        from flask import has_request_context
-
         write = not has_request_context() or request.method not in SAFE_METHODS
-        session = database.new_session(write=write)
+        session = Database().new_session(write=write)
         g.db_session = session
     return session
 

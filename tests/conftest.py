@@ -1,0 +1,178 @@
+"""Fixtures: one app per run, a fresh (rolled-back) database per test, clients and factories."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
+
+import portal.models  # noqa: F401 - registers every table
+from portal import create_app
+from portal.auth import services
+from portal.auth.models import Role, User
+from portal.config import normalise_database_url
+from portal.db import make_engine
+from portal.extensions import limiter
+from portal.places import load_townships
+
+PASSWORD = "correct horse battery"
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+_HASHES: dict[str, str] = {}
+
+
+def database_url() -> str:
+    """SQLite by default; TEST_DATABASE_URL (e.g. the PostgreSQL server) when set."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return normalise_database_url(url)
+    return f"sqlite:///{Path(tempfile.mkdtemp(prefix='portal-test-')) / 'test.db'}"
+
+
+def app_config(url: str, **extra) -> dict:
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
+        "SECRET_KEY_GENERATED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "PORTAL_LOG_LEVEL": "WARNING",
+    }
+    config.update(extra)
+    return config
+
+
+def reset_schema(url: str) -> None:
+    """Drop and recreate every table, then load the townships (committed)."""
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        load_townships(session)
+        session.commit()
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_url() -> str:
+    url = database_url()
+    reset_schema(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def base_app(db_url: str) -> Flask:
+    return create_app(app_config(db_url))
+
+
+@pytest.fixture()
+def app(base_app: Flask) -> Iterator[Flask]:
+    """The app with every session bound to one connection rolled back after the test.
+
+    No app context stays pushed, so each request gets its own `g` as in production.
+    """
+    with base_app.app_context():
+        limiter.reset()  # rate-limit counters start empty in every test
+    state = base_app.extensions["portal_db"]
+    connection = state.engine.connect()
+    outer = connection.begin()
+    state.test_connection = connection
+    try:
+        yield base_app
+    finally:
+        state.test_connection = None
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture()
+def session(app: Flask) -> Iterator[Session]:
+    """A session for arranging and checking data in the test's database."""
+    s = Session(
+        bind=app.extensions["portal_db"].test_connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def make_client(app: Flask):
+    return app.test_client
+
+
+def csrf_token(client: FlaskClient, path: str = "/") -> str:
+    """A CSRF token valid for this client's session, read from a page as a browser would."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def post(client: FlaskClient, path: str, data: dict | None = None, **kwargs):
+    """POST a form the way the browser does: with the page's CSRF token."""
+    form = dict(data or {})
+    form.setdefault("csrf_token", csrf_token(client))
+    return client.post(path, data=form, **kwargs)
+
+
+def make_user(
+    session: Session,
+    *,
+    role: Role | str = Role.VOLUNTEER,
+    phone: str | None = None,
+    email: str | None = None,
+    password: str = PASSWORD,
+    township_code: str | None = None,
+    office: str | None = None,
+    name: str = "张三",
+    **fields,
+) -> User:
+    """Create and commit an account (argon2 hashes are cached per password to keep tests fast)."""
+    role = Role(role)
+    if role == Role.TOWNSHIP_STAFF and township_code is None:
+        township_code = "331124001"
+    if role == Role.LECTURE_ORGANISER and office is None:
+        office = "education"
+    if phone is None and email is None:
+        make_user.counter = getattr(make_user, "counter", 0) + 1
+        phone = f"138{make_user.counter:08d}"
+    email = services.normalise_login(email) if email else None
+    if password not in _HASHES:
+        _HASHES[password] = services.hash_password(password)
+    user = User(
+        name=name, role=role, phone=phone, email=email, township_code=township_code,
+        office=office, password_hash=_HASHES[password], **fields,
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def login(client: FlaskClient, user: User, password: str = PASSWORD, **extra):
+    response = post(client, "/auth/login", {"login": user.login_name, "password": password, **extra})
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    return response
+
+
+def page_text(response) -> str:
+    """The visible text of a response, whitespace collapsed."""
+    html = response.get_data(as_text=True)
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
