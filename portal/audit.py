@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DDL, event
+from sqlalchemy import DDL, JSON, Column, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel
 
@@ -47,9 +47,7 @@ POSTGRES_TRIGGERS = [
 ]
 
 for _statement in SQLITE_TRIGGERS:
-    event.listen(
-        AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite")
-    )
+    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
 for _statement in POSTGRES_TRIGGERS:
     event.listen(
         AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")

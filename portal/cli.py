@@ -95,13 +95,21 @@ def demo_command() -> None:
                 continue
             password = "demo-" + secrets.token_urlsafe(9)
             services.create_user(
-                session, name=name, role=role, password=password, phone=phone,
-                township_code=township, office=office, is_demo=True,
+                session,
+                name=name,
+                role=role,
+                password=password,
+                phone=phone,
+                township_code=township,
+                office=office,
+                is_demo=True,
             )
             created.append((phone, name, role, password))
     if not created:
-        click.echo("Demo accounts already exist; their passwords were printed when they were "
-                   "created. An admin can issue a reset link for any of them.")
+        click.echo(
+            "Demo accounts already exist; their passwords were printed when they were "
+            "created. An admin can issue a reset link for any of them."
+        )
         return
     click.echo("DEMO DATA - for trying the portal only, never for real use.")
     click.echo("These passwords are shown once:")

@@ -82,7 +82,9 @@ def login_redirect() -> Response:
 
 def see_other(endpoint_or_url: str, **values) -> Response:
     """303 redirect after an unsafe request (an endpoint name or a local path)."""
-    target = endpoint_or_url if endpoint_or_url.startswith("/") else url_for(endpoint_or_url, **values)
+    target = (
+        endpoint_or_url if endpoint_or_url.startswith("/") else url_for(endpoint_or_url, **values)
+    )
     return redirect(target, code=303)
 
 

@@ -24,7 +24,9 @@ from portal.extensions import limiter
 from portal.places import load_townships
 
 PASSWORD = "correct horse battery"
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 _HASHES: dict[str, str] = {}
 
 
@@ -71,8 +73,25 @@ def db_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def base_app(db_url: str) -> Flask:
-    return create_app(app_config(db_url))
+def base_app(db_url: str) -> Iterator[Flask]:
+    app = create_app(app_config(db_url))
+    yield app
+    app.extensions["portal_db"].engine.dispose()
+
+
+@pytest.fixture()
+def new_app() -> Iterator:
+    """Build extra apps with their own settings; their connections are closed afterwards."""
+    made: list[Flask] = []
+
+    def factory(url: str, **config) -> Flask:
+        app = create_app(app_config(url, **config))
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        app.extensions["portal_db"].engine.dispose()
 
 
 @pytest.fixture()
@@ -157,8 +176,14 @@ def make_user(
     if password not in _HASHES:
         _HASHES[password] = services.hash_password(password)
     user = User(
-        name=name, role=role, phone=phone, email=email, township_code=township_code,
-        office=office, password_hash=_HASHES[password], **fields,
+        name=name,
+        role=role,
+        phone=phone,
+        email=email,
+        township_code=township_code,
+        office=office,
+        password_hash=_HASHES[password],
+        **fields,
     )
     session.add(user)
     session.commit()
@@ -166,7 +191,9 @@ def make_user(
 
 
 def login(client: FlaskClient, user: User, password: str = PASSWORD, **extra):
-    response = post(client, "/auth/login", {"login": user.login_name, "password": password, **extra})
+    response = post(
+        client, "/auth/login", {"login": user.login_name, "password": password, **extra}
+    )
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     return response
 

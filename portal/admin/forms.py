@@ -11,8 +11,10 @@ from portal.auth.labels import OFFICE_LABELS, ROLE_LABELS
 class UserCreateForm(FlaskForm):
     name = StringField(
         _l("Name"),
-        validators=[DataRequired(_l("Enter the person's name.")),
-                    Length(max=40, message=_l("At most 40 characters."))],
+        validators=[
+            DataRequired(_l("Enter the person's name.")),
+            Length(max=40, message=_l("At most 40 characters.")),
+        ],
     )
     phone = StringField(
         _l("Mobile number"),

@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import func, select
 
+from portal.admin.forms import UserCreateForm
 from portal.audit import AuditEntry
 from portal.auth import services
 from portal.auth.models import Role, User
-from portal.admin.forms import UserCreateForm
 from portal.db import get_session
 from portal.places import township_choices
 from portal.security import reauth_required, roles_required
@@ -39,8 +39,13 @@ def users():
     if role in {r.value for r in Role}:
         statement = statement.where(User.role == role)
         count = count.where(User.role == role)
-    return render("admin/users.html", block="results", page=_page(statement, count), role=role,
-                  roles=list(Role))
+    return render(
+        "admin/users.html",
+        block="results",
+        page=_page(statement, count),
+        role=role,
+        roles=list(Role),
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -71,8 +76,12 @@ def new_user():
         except services.AccountError as error:
             form.form_errors.append(_(str(error)))
         else:
-            return render("admin/reset_link.html", user=user,
-                          link=url_for("auth.reset", token=token, _external=True), created=True)
+            return render(
+                "admin/reset_link.html",
+                user=user,
+                link=url_for("auth.reset", token=token, _external=True),
+                created=True,
+            )
     return render("admin/user_new.html", form=form)
 
 
@@ -97,13 +106,22 @@ def set_active(user_id: int):
     user = _user_or_404(user_id)
     active = request.form.get("active") == "1"
     try:
-        services.set_active(get_session(), user=user, active=active, actor_id=current_user.id,
-                            ip=request.remote_addr)
+        services.set_active(
+            get_session(),
+            user=user,
+            active=active,
+            actor_id=current_user.id,
+            ip=request.remote_addr,
+        )
     except services.AccountError as error:
         flash(_(str(error)), "error")
     else:
-        flash(_("The account is enabled.") if active else
-              _("The account is disabled and all its sessions have ended."), "success")
+        flash(
+            _("The account is enabled.")
+            if active
+            else _("The account is disabled and all its sessions have ended."),
+            "success",
+        )
     return see_other("admin.user_detail", user_id=user.id)
 
 
@@ -115,10 +133,15 @@ def reset_link(user_id: int):
     if not user.is_active:
         flash(_("Enable the account before issuing a reset link."), "error")
         return see_other("admin.user_detail", user_id=user.id)
-    token = services.issue_reset_link(get_session(), user=user, issued_by=current_user.id,
-                                      ip=request.remote_addr)
-    return render("admin/reset_link.html", user=user,
-                  link=url_for("auth.reset", token=token, _external=True), created=False)
+    token = services.issue_reset_link(
+        get_session(), user=user, issued_by=current_user.id, ip=request.remote_addr
+    )
+    return render(
+        "admin/reset_link.html",
+        user=user,
+        link=url_for("auth.reset", token=token, _external=True),
+        created=False,
+    )
 
 
 @bp.route("/audit")

@@ -9,14 +9,18 @@ from wtforms.validators import DataRequired, EqualTo, Length
 class LoginForm(FlaskForm):
     login = StringField(
         _l("Mobile number or e-mail"),
-        validators=[DataRequired(_l("Enter your mobile number or e-mail address.")),
-                    Length(max=254, message=_l("This is too long."))],
+        validators=[
+            DataRequired(_l("Enter your mobile number or e-mail address.")),
+            Length(max=254, message=_l("This is too long.")),
+        ],
         render_kw={"autocomplete": "username", "inputmode": "email"},
     )
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(_l("Enter your password.")),
-                    Length(max=256, message=_l("This is too long."))],
+        validators=[
+            DataRequired(_l("Enter your password.")),
+            Length(max=256, message=_l("This is too long.")),
+        ],
         render_kw={"autocomplete": "current-password"},
     )
     remember = BooleanField(_l("Keep me logged in on this device (volunteers, 14 days)"))

@@ -15,8 +15,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlmodel import Session, func, select
 
 from portal import audit
-from portal.i18n import N_
 from portal.auth.models import STAFF_ROLES, LoginThrottle, Office, PasswordReset, Role, User
+from portal.i18n import N_
 from portal.places import Township
 from portal.timeutil import utcnow
 
@@ -304,7 +304,9 @@ def issue_reset_link(
     """Create a one-time reset token; only its hash is stored. Older links stop working."""
     now = utcnow()
     for old in session.exec(
-        select(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        select(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
     ):
         old.used_at = now
         session.add(old)
@@ -335,10 +337,14 @@ def reset_link_user(session: Session, *, token: str) -> tuple[PasswordReset, Use
         select(PasswordReset).where(PasswordReset.token_hash == _token_hash(token or ""))
     ).first()
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise InvalidResetLink(N_("This link is not valid any more. Ask an administrator for a new one."))
+        raise InvalidResetLink(
+            N_("This link is not valid any more. Ask an administrator for a new one.")
+        )
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
-        raise InvalidResetLink(N_("This link is not valid any more. Ask an administrator for a new one."))
+        raise InvalidResetLink(
+            N_("This link is not valid any more. Ask an administrator for a new one.")
+        )
     return row, user
 
 

@@ -57,8 +57,10 @@ def login():
             )
         except services.LoginLocked as locked:
             form.login.errors.append(
-                _("Too many failed attempts. Try again after %(time)s, or call for help.",
-                  time=format_datetime(locked.until, "HH:mm"))
+                _(
+                    "Too many failed attempts. Try again after %(time)s, or call for help.",
+                    time=format_datetime(locked.until, "HH:mm"),
+                )
             )
         except services.LoginFailed:
             form.password.errors.append(
@@ -123,8 +125,9 @@ def change_password():
         else:
             # Every other session is now refused; this one continues under the new version.
             start_session(user, remember=False)
-            flash(_("Your password has been changed. Other devices have been logged out."),
-                  "success")
+            flash(
+                _("Your password has been changed. Other devices have been logged out."), "success"
+            )
             return see_other("core.home")
     return render("auth/password.html", form=form)
 

@@ -14,22 +14,43 @@ from portal.web import render
 log = logging.getLogger("portal.errors")
 
 MESSAGES = {
-    400: (_l("Bad request"), _l("The request could not be understood. Please go back and try again.")),
+    400: (
+        _l("Bad request"),
+        _l("The request could not be understood. Please go back and try again."),
+    ),
     401: (_l("Please log in"), _l("You need to log in to see this page.")),
-    403: (_l("Not allowed"), _l("Your account is not allowed to do this. If you think it should be, ask the administrator.")),
-    404: (_l("Page not found"), _l("We could not find this page. It may have moved, or the address may be wrong.")),
+    403: (
+        _l("Not allowed"),
+        _l(
+            "Your account is not allowed to do this. If you think it should be, ask the administrator."
+        ),
+    ),
+    404: (
+        _l("Page not found"),
+        _l("We could not find this page. It may have moved, or the address may be wrong."),
+    ),
     405: (_l("Not allowed"), _l("This page cannot be used this way.")),
     410: (_l("Gone"), _l("This link is no longer valid.")),
-    413: (_l("File too large"), _l("The file or form you sent is too large. Please send a smaller one.")),
-    429: (_l("Too many requests"), _l("You have tried too often in a short time. Please wait a minute and try again.")),
-    500: (_l("Something went wrong"), _l("The portal had a problem answering. Please try again later; if a child is in danger call 110.")),
+    413: (
+        _l("File too large"),
+        _l("The file or form you sent is too large. Please send a smaller one."),
+    ),
+    429: (
+        _l("Too many requests"),
+        _l("You have tried too often in a short time. Please wait a minute and try again."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l(
+            "The portal had a problem answering. Please try again later; if a child is in danger call 110."
+        ),
+    ),
 }
 
 
 def _page(code: int, detail: str | None = None):
     title, text = MESSAGES.get(code, MESSAGES[500])
-    response = render("errors/error.html", status=code, code=code, title=title,
-                      text=detail or text)
+    response = render("errors/error.html", status=code, code=code, title=title, text=detail or text)
     return response
 
 
@@ -46,14 +67,24 @@ def handle_http(error: HTTPException):
 
 
 def handle_csrf(_error: CSRFError):
-    return _page(400, str(_l("The form had expired or came from elsewhere. Please reload the page and send it again.")))
+    return _page(
+        400,
+        str(
+            _l(
+                "The form had expired or came from elsewhere. Please reload the page and send it again."
+            )
+        ),
+    )
 
 
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http(error)
-    log.error("unhandled error", exc_info=error,
-              extra={"fields": {"path": request.path, "method": request.method}})
+    log.error(
+        "unhandled error",
+        exc_info=error,
+        extra={"fields": {"path": request.path, "method": request.method}},
+    )
     return _page(500)
 
 

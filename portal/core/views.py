@@ -9,12 +9,11 @@ from sqlalchemy import text
 
 from portal.auth.labels import office_label, role_label
 from portal.core.areas import AREAS, HOTLINES
+from portal.extensions import db
 from portal.i18n import is_chinese
 from portal.places import TOWNSHIPS
-from portal.timeutil import utcnow
-
-from portal.extensions import db
 from portal.security import public
+from portal.timeutil import utcnow
 from portal.web import render, safe_next, see_other
 
 bp = Blueprint("core", __name__)
@@ -78,7 +77,12 @@ def display():
     """Switch the elder-friendly mode (larger text, higher contrast); remembered in a cookie."""
     response = see_other(safe_next(request.form.get("next")))
     elder = request.form.get("elder") == "1"
-    response.set_cookie(ELDER_COOKIE, "1" if elder else "0", max_age=365 * 24 * 3600,
-                        httponly=True, samesite="Lax",
-                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    response.set_cookie(
+        ELDER_COOKIE,
+        "1" if elder else "0",
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
     return response

@@ -38,5 +38,6 @@ def search_areas(query: str) -> list:
 @public
 def search():
     query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
-    return render("publicity/search.html", block="results", query=query,
-                  results=search_areas(query))
+    return render(
+        "publicity/search.html", block="results", query=query, results=search_areas(query)
+    )

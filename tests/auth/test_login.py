@@ -59,7 +59,9 @@ def test_wrong_password_keeps_login_but_not_password(client, session):
 
 
 def _error_text(response) -> str:
-    return " ".join(re.findall(r'<p class="error"[^>]*>([^<]+)</p>', response.get_data(as_text=True)))
+    return " ".join(
+        re.findall(r'<p class="error"[^>]*>([^<]+)</p>', response.get_data(as_text=True))
+    )
 
 
 def test_unknown_and_known_accounts_get_the_same_answer(client, session):
@@ -74,18 +76,26 @@ def test_six_failures_lock_the_account_for_thirty_minutes(client, session, time_
     time_machine.move_to("2026-11-29T02:00:00+00:00", tick=False)
     user = make_user(session)
     for _ in range(5):
-        assert "不正确" in _error_text(post(client, "/auth/login", {"login": user.phone, "password": WRONG}))
+        assert "不正确" in _error_text(
+            post(client, "/auth/login", {"login": user.phone, "password": WRONG})
+        )
     locked = post(client, "/auth/login", {"login": user.phone, "password": WRONG})
     assert "失败次数过多" in _error_text(locked)
     # Even the right password is refused while locked; the lock is in the database.
-    assert "失败次数过多" in _error_text(post(client, "/auth/login", {"login": user.phone, "password": PASSWORD}))
+    assert "失败次数过多" in _error_text(
+        post(client, "/auth/login", {"login": user.phone, "password": PASSWORD})
+    )
     session.expire_all()
     row = session.get(LoginThrottle, user.phone)
     assert row.failures == 6 and row.locked_until is not None
     time_machine.move_to("2026-11-29T02:29:00+00:00", tick=False)
-    assert "失败次数过多" in _error_text(post(client, "/auth/login", {"login": user.phone, "password": PASSWORD}))
+    assert "失败次数过多" in _error_text(
+        post(client, "/auth/login", {"login": user.phone, "password": PASSWORD})
+    )
     time_machine.move_to("2026-11-29T02:31:00+00:00", tick=False)
-    assert post(client, "/auth/login", {"login": user.phone, "password": PASSWORD}).status_code == 303
+    assert (
+        post(client, "/auth/login", {"login": user.phone, "password": PASSWORD}).status_code == 303
+    )
 
 
 def test_unknown_accounts_lock_the_same_way(client, time_machine):
@@ -101,16 +111,22 @@ def test_failures_spread_over_time_do_not_lock(client, session, time_machine):
     for minute in range(8):
         time_machine.move_to(f"2026-11-29T02:{minute * 2:02d}:00+00:00", tick=False)
         post(client, "/auth/login", {"login": user.phone, "password": WRONG})
-    assert post(client, "/auth/login", {"login": user.phone, "password": PASSWORD}).status_code == 303
+    assert (
+        post(client, "/auth/login", {"login": user.phone, "password": PASSWORD}).status_code == 303
+    )
 
 
-def test_the_lock_is_seen_by_a_second_app_sharing_the_database(client, session, make_client, time_machine):
+def test_the_lock_is_seen_by_a_second_app_sharing_the_database(
+    client, session, make_client, time_machine
+):
     time_machine.move_to("2026-11-29T02:00:00+00:00", tick=False)
     user = make_user(session)
     for _ in range(6):
         post(client, "/auth/login", {"login": user.phone, "password": WRONG})
     second = make_client()  # another worker: a separate client, same database
-    assert "失败次数过多" in _error_text(post(second, "/auth/login", {"login": user.phone, "password": PASSWORD}))
+    assert "失败次数过多" in _error_text(
+        post(second, "/auth/login", {"login": user.phone, "password": PASSWORD})
+    )
 
 
 def test_disabled_account_cannot_log_in(client, session):
@@ -133,19 +149,37 @@ def test_login_and_failures_are_audited_without_password(client, session):
 
 @pytest.mark.parametrize(
     "target",
-    ["//evil.com", "https://evil.com", "https:evil.com", "/\\evil.com", "\\\\evil.com",
-     "javascript:alert(1)", "http://localhost.evil.com/", "/\r\nLocation: http://evil.com", "/\t/evil.com", ""],
+    [
+        "//evil.com",
+        "https://evil.com",
+        "https:evil.com",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "javascript:alert(1)",
+        "http://localhost.evil.com/",
+        "/\r\nLocation: http://evil.com",
+        "/\t/evil.com",
+        "",
+    ],
 )
 def test_next_only_goes_to_local_paths(client, session, target):
     user = make_user(session)
-    response = post(client, "/auth/login", {"login": user.phone, "password": PASSWORD},
-                    query_string={"next": target})
+    response = post(
+        client,
+        "/auth/login",
+        {"login": user.phone, "password": PASSWORD},
+        query_string={"next": target},
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
 
 
 def test_next_to_a_local_page_is_followed(client, session):
     user = make_user(session)
-    response = post(client, "/auth/login", {"login": user.phone, "password": PASSWORD},
-                    query_string={"next": "/volunteers/?tab=1"})
+    response = post(
+        client,
+        "/auth/login",
+        {"login": user.phone, "password": PASSWORD},
+        query_string={"next": "/volunteers/?tab=1"},
+    )
     assert response.headers["Location"] == "/volunteers/?tab=1"

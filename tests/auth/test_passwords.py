@@ -32,7 +32,9 @@ def test_weak_passwords_are_refused(password, message):
         services.check_password_policy(password)
 
 
-@pytest.mark.parametrize("password", ["horse battery", "只用中文的密码也可以", "x1" * 64, "🙂😀🌱🙂😀🌱🙂😀"])
+@pytest.mark.parametrize(
+    "password", ["horse battery", "只用中文的密码也可以", "x1" * 64, "🙂😀🌱🙂😀🌱🙂😀"]
+)
 def test_long_and_plain_passwords_are_allowed(password):
     services.check_password_policy(password)
 

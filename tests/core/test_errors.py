@@ -3,14 +3,13 @@
 import pytest
 from werkzeug.exceptions import abort
 
-from portal import create_app
 from portal.security import public
-from tests.conftest import page_text, app_config
+from tests.conftest import page_text
 
 
 @pytest.fixture()
-def failing_app(db_url):
-    app = create_app(app_config(db_url))
+def failing_app(db_url, new_app):
+    app = new_app(db_url)
 
     @app.route("/boom")
     @public
@@ -27,8 +26,14 @@ def failing_app(db_url):
 
 @pytest.mark.parametrize(
     ("code", "title"),
-    [(400, "请求有误"), (403, "无权操作"), (404, "页面不存在"), (413, "文件过大"),
-     (429, "操作过于频繁"), (500, "出错了")],
+    [
+        (400, "请求有误"),
+        (403, "无权操作"),
+        (404, "页面不存在"),
+        (413, "文件过大"),
+        (429, "操作过于频繁"),
+        (500, "出错了"),
+    ],
 )
 def test_error_pages_are_generic_and_chinese(failing_app, code, title):
     response = failing_app.test_client().get(f"/status/{code}")

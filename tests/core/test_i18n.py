@@ -11,8 +11,14 @@ from tests.conftest import page_text
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "portal/translations/zh_Hans_CN/LC_MESSAGES/messages.po"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
-            "N_": None}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "lazy_gettext": None,
+    "_l": None,
+    "N_": None,
+}
 
 
 def _source_messages() -> set:

@@ -20,8 +20,12 @@ def test_layout_has_name_areas_search_footer_and_skip_link(client):
 
 
 def test_each_area_page_renders_with_breadcrumbs(client):
-    for path, title in [("/policy/", "政策宣传"), ("/parents-school/", "家长学校"),
-                        ("/volunteers/", "志愿服务"), ("/charity/", "应急救助")]:
+    for path, title in [
+        ("/policy/", "政策宣传"),
+        ("/parents-school/", "家长学校"),
+        ("/volunteers/", "志愿服务"),
+        ("/charity/", "应急救助"),
+    ]:
         response = client.get(path)
         assert response.status_code == 200
         text = page_text(response)
@@ -80,7 +84,7 @@ def test_search_finds_service_areas_and_handles_odd_queries(client):
     text = page_text(client.get("/search?q=家长"))
     assert "家长学校" in text and "条结果" in text
     assert "没有找到" in page_text(client.get("/search?q=不存在的词"))
-    for odd in ['title:*', '"(', "a" * 1000, "<script>alert(1)</script>"]:
+    for odd in ["title:*", '"(', "a" * 1000, "<script>alert(1)</script>"]:
         response = client.get("/search", query_string={"q": odd})
         assert response.status_code == 200
         assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
