@@ -44,9 +44,10 @@ def app_config(url: str, **extra) -> dict:
         "DATABASE_URL": url,
         "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
         "SECRET_KEY_GENERATED": False,
-        "RATELIMIT_STORAGE_URI": "memory://",
         "PORTAL_LOG_LEVEL": "WARNING",
     }
+    if "REDIS_URL" not in extra:
+        config["RATELIMIT_STORAGE_URI"] = "memory://"
     config.update(extra)
     return config
 
@@ -196,6 +197,26 @@ def login(client: FlaskClient, user: User, password: str = PASSWORD, **extra):
     )
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     return response
+
+
+@pytest.fixture()
+def scratch_database(tmp_path) -> Iterator[str]:
+    """An empty database of its own: a SQLite file, or a new database on the PostgreSQL server."""
+    url = database_url()
+    if url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    name = f"portal_scratch_{os.getpid()}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
 
 
 def page_text(response) -> str:

@@ -15,7 +15,6 @@ from portal.cli import alembic_config
 from portal.db import make_engine
 from portal.extensions import db
 from portal.places import TOWNSHIPS, Township
-from tests.conftest import database_url
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
@@ -78,26 +77,8 @@ def test_foreign_keys_are_enforced(session):
     session.rollback()
 
 
-@pytest.fixture()
-def empty_database_url(tmp_path):
-    url = database_url()
-    if url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    # A database of its own on the PostgreSQL server, dropped afterwards.
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    name = "portal_migration_check"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield url.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
-
-
-def test_migrations_build_the_models_schema(empty_database_url, new_app):
-    app = new_app(empty_database_url)
+def test_migrations_build_the_models_schema(scratch_database, new_app):
+    app = new_app(scratch_database)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["portal", "init"])
     assert result.exit_code == 0, result.output

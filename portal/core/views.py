@@ -44,6 +44,20 @@ def lang_url(lang: str) -> str:
 
 
 @bp.app_template_global()
+def field_attrs(field) -> dict[str, str]:
+    """ARIA attributes tying a form field to its hint and error messages."""
+    described = []
+    if field.errors:
+        described.append(f"{field.id}-error")
+    if field.description:
+        described.append(f"{field.id}-hint")
+    attrs = {"aria-describedby": " ".join(described)} if described else {}
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return attrs
+
+
+@bp.app_template_global()
 def township_name(code: str | None) -> str:
     if not code:
         return "—"

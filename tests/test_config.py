@@ -1,0 +1,69 @@
+"""Configuration from the environment; production refuses unsafe settings."""
+
+import os
+import stat
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigError, load_config, normalise_database_url
+
+
+def test_secret_key_is_generated_once_into_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = load_config(str(tmp_path))["SECRET_KEY"]
+    second = load_config(str(tmp_path))["SECRET_KEY"]
+    assert first == second and len(first) >= 64
+    mode = stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode)
+    assert mode == 0o600
+
+
+def test_environment_variables_are_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db.example/portal")
+    monkeypatch.setenv("PORTAL_STAFF_IDLE_MINUTES", "10")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/1")
+    config = load_config(str(tmp_path))
+    assert config["DATABASE_URL"] == "postgresql+psycopg://u@db.example/portal"
+    assert config["PORTAL_STAFF_IDLE_MINUTES"] == 10
+    assert config["REDIS_URL"] == "redis://127.0.0.1:6379/1"
+
+
+def test_default_database_is_sqlite_under_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert load_config(str(tmp_path))["DATABASE_URL"] == f"sqlite:///{tmp_path / 'portal.db'}"
+
+
+def test_postgres_urls_use_psycopg3():
+    assert normalise_database_url("postgres://a@b/c") == "postgresql+psycopg://a@b/c"
+    assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_production_refuses_to_start_without_a_real_secret(monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+    monkeypatch.setenv("SECRET_KEY", "too-short")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+
+
+def test_production_refuses_debug(monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("PORTAL_DEBUG", "1")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    with pytest.raises(ConfigError, match="debug|DEBUG"):
+        create_app()
+
+
+def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.delenv("PORTAL_DEBUG", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    app = create_app()
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert not app.debug
+    app.extensions["portal_db"].engine.dispose()

@@ -1,0 +1,100 @@
+"""Flask-Limiter counts in Redis when REDIS_URL is set, so the limit holds across workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# One "worker": its own process and app, sending login attempts; prints the status codes.
+WORKER = r"""
+import json, re, sys
+from tests.conftest import app_config, reset_schema
+from portal import create_app
+url, redis_url, prefix, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+extra = {"RATELIMIT_KEY_PREFIX": prefix, "PORTAL_LOGIN_RATE_LIMIT": "5 per minute"}
+if redis_url != "-":
+    extra["REDIS_URL"] = redis_url
+app = create_app(app_config(url, **extra))
+client = app.test_client()
+html = client.get("/auth/login").get_data(as_text=True)
+token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+codes = [client.post("/auth/login", data={"login": "13900000000", "password": "wrong guess 1",
+                                          "csrf_token": token}).status_code for _ in range(count)]
+print(json.dumps(codes))
+"""
+
+
+def _worker(db: str, redis_url: str, prefix: str, count: int) -> list[int]:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER, db, redis_url, prefix, str(count)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+        env={**os.environ, "PORTAL_LOG_LEVEL": "WARNING"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture()
+def sqlite_db(tmp_path) -> str:
+    from tests.conftest import reset_schema
+
+    url = f"sqlite:///{tmp_path / 'limit.db'}"
+    reset_schema(url)
+    return url
+
+
+@pytest.fixture()
+def redis_server():
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"Redis is required at {REDIS_URL}")
+    yield client
+    client.close()
+
+
+@pytest.mark.redis
+def test_limit_holds_across_two_workers_sharing_redis(sqlite_db, redis_server):
+    prefix = f"test-{uuid.uuid4().hex}"
+    first = _worker(sqlite_db, REDIS_URL, prefix, 3)
+    second = _worker(sqlite_db, REDIS_URL, prefix, 3)
+    assert first == [200, 200, 200]
+    # The second worker sees the first one's three attempts: its third is the sixth overall.
+    assert second == [200, 200, 429]
+    assert any(prefix.encode() in key for key in redis_server.scan_iter(f"*{prefix}*"))
+    for key in redis_server.scan_iter(f"*{prefix}*"):
+        redis_server.delete(key)
+
+
+def test_without_redis_each_worker_counts_alone(sqlite_db):
+    prefix = f"test-{uuid.uuid4().hex}"
+    assert _worker(sqlite_db, "-", prefix, 3) == [200, 200, 200]
+    assert _worker(sqlite_db, "-", prefix, 3) == [200, 200, 200]
+
+
+def test_rate_limited_page_is_clear_and_chinese(new_app, db_url):
+    app = new_app(
+        db_url, PORTAL_LOGIN_RATE_LIMIT="2 per minute", RATELIMIT_KEY_PREFIX="x" + uuid.uuid4().hex
+    )
+    from tests.conftest import page_text, post
+
+    client = app.test_client()
+    codes = [
+        post(client, "/auth/login", {"login": "13900000000", "password": "x"}) for _ in range(3)
+    ]
+    assert [r.status_code for r in codes] == [200, 200, 429]
+    assert "操作过于频繁" in page_text(codes[-1])
+    assert codes[-1].headers.get("Retry-After")
