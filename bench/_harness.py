@@ -36,8 +36,13 @@ def portal_env(workdir: Path) -> dict[str, str]:
 
 
 def init_portal(env: dict[str, str]) -> None:
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "portal", "init"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "portal", "init"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 @contextlib.contextmanager
@@ -45,9 +50,20 @@ def gunicorn(app: str, env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """Serve a WSGI app with gunicorn sync workers; yield its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", app],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -72,8 +88,21 @@ def wrk(url: str, seconds: int = 10, connections: int = 8, threads: int = 1) -> 
         raise SystemExit("wrk is needed: apt-get install wrk")
     script = Path(__file__).with_name("wrk_report.lua")
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), url],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "-s",
+            str(script),
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     seconds_run = figures["duration_us"] / 1e6

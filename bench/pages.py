@@ -27,8 +27,11 @@ def main() -> None:
             body = urllib.request.urlopen(portal_url + "/").read()  # noqa: S310
             body_file = workdir / "home.html"
             body_file.write_bytes(body)
-            bare_env = {**env, "BENCH_BODY_FILE": str(body_file),
-                        "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
+            bare_env = {
+                **env,
+                "BENCH_BODY_FILE": str(body_file),
+                "PYTHONPATH": os.path.dirname(os.path.abspath(__file__)),
+            }
             with gunicorn("bare_app:app", bare_env) as bare_url:
                 wrk(bare_url, seconds=2, connections=args.connections)  # warm-up
                 wrk(portal_url + "/", seconds=2, connections=args.connections)
@@ -39,8 +42,13 @@ def main() -> None:
     print(f"home page : {home['rps']:>8} req/s  p50 {home['p50_ms']} ms  p95 {home['p95_ms']} ms")
     result = {
         "bare": {"rps": bare["rps"], "p50_ms": bare["p50_ms"], "p95_ms": bare["p95_ms"]},
-        "home": {"rps": home["rps"], "p50_ms": home["p50_ms"], "p95_ms": home["p95_ms"],
-                 "ratio": round(home["rps"] / bare["rps"], 3), "errors": home["errors"]},
+        "home": {
+            "rps": home["rps"],
+            "p50_ms": home["p50_ms"],
+            "p95_ms": home["p95_ms"],
+            "ratio": round(home["rps"] / bare["rps"], 3),
+            "errors": home["errors"],
+        },
     }
     print(json.dumps(result))
 

@@ -26,6 +26,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "portal")
     app.debug = bool(app.config["DEBUG"])
     check_production(app.config)
+    if app.config["PORTAL_PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PORTAL_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     logs.init_app(app)
     db.init_app(app)

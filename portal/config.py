@@ -80,6 +80,8 @@ def load_config(instance_path: str) -> dict:
         "PORTAL_RESET_LINK_MINUTES": _int("PORTAL_RESET_LINK_MINUTES", 60),
         "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
         "PORTAL_LOG_LEVEL": os.environ.get("PORTAL_LOG_LEVEL", "INFO"),
+        # How many reverse proxies set X-Forwarded-* in front of the portal (0: none trusted).
+        "PORTAL_PROXY_COUNT": _int("PORTAL_PROXY_COUNT", 0),
     }
     if secret_generated and env != "production":
         config["SECRET_KEY"] = _secret_from_instance(instance)

@@ -67,3 +67,16 @@ def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch):
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     assert not app.debug
     app.extensions["portal_db"].engine.dispose()
+
+
+def test_behind_a_proxy_the_client_address_and_https_are_seen(new_app, db_url):
+    app = new_app(db_url, PORTAL_PROXY_COUNT=1)
+    response = app.test_client().get(
+        "/", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    )
+    assert "Strict-Transport-Security" in response.headers
+
+
+def test_without_proxy_setting_forwarded_headers_are_ignored(client):
+    response = client.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in response.headers
