@@ -66,10 +66,8 @@ format: install
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext --no-location -o portal/translations/messages.pot .
-	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
-	rm -f portal/translations/messages.pot
+translations: install  # lists messages still lacking a zh_CN translation
+	$(BIN)/python scripts/translate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache portal/translations/*/LC_MESSAGES/*.mo

@@ -50,6 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.auth.views import bp as auth_bp
     from portal.charity.views import bp as charity_bp
     from portal.core.views import bp as core_bp
+    from portal.notify.views import bp as notify_bp
     from portal.parents_school.views import bp as parents_school_bp
     from portal.publicity.views import bp as publicity_bp
     from portal.volunteers.views import bp as volunteers_bp
@@ -58,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         core_bp,
         auth_bp,
         admin_bp,
+        notify_bp,
         publicity_bp,
         parents_school_bp,
         volunteers_bp,

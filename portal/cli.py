@@ -117,5 +117,49 @@ def demo_command() -> None:
         click.echo(f"  {role:<18} {phone}  {password}  ({name})")
 
 
+scheduler_cli = AppGroup("scheduler", help="The scheduler process and its jobs.")
+
+
+@scheduler_cli.command("run")
+def scheduler_run_command() -> None:
+    """Run the scheduler in this process until SIGTERM or Ctrl-C (one is active at a time)."""
+    from portal.scheduler import SchedulerProcess
+
+    cfg = current_app.config
+    SchedulerProcess(
+        current_app._get_current_object(),
+        heartbeat_seconds=cfg["PORTAL_SCHEDULER_HEARTBEAT_SECONDS"],
+        stale_seconds=cfg["PORTAL_SCHEDULER_STALE_SECONDS"],
+    ).run()
+
+
+@scheduler_cli.command("jobs")
+def scheduler_jobs_command() -> None:
+    """List the registered jobs and when each runs next."""
+    from portal.scheduler import load_jobs, next_run_time
+
+    specs = load_jobs()
+    width = max(len(name) for name in specs)
+    for name, spec in sorted(specs.items()):
+        when = next_run_time(spec)
+        click.echo(
+            f"{name:<{width}}  next {when:%Y-%m-%d %H:%M:%S %Z}  {spec.trigger}  {spec.description}"
+        )
+
+
+@scheduler_cli.command("run-once")
+@click.argument("name")
+def scheduler_run_once_command(name: str) -> None:
+    """Run one job now, in this process."""
+    from portal.scheduler import load_jobs, run_job
+
+    specs = load_jobs()
+    if name not in specs:
+        raise click.ClickException(f"No job named {name!r}. Known: {', '.join(sorted(specs))}")
+    result = run_job(current_app._get_current_object(), specs[name])
+    click.echo(f"{name}: {result}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(portal_cli)
+    app.cli.add_command(scheduler_cli)

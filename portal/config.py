@@ -80,6 +80,22 @@ def load_config(instance_path: str) -> dict:
         "PORTAL_RESET_LINK_MINUTES": _int("PORTAL_RESET_LINK_MINUTES", 60),
         "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
         "PORTAL_LOG_LEVEL": os.environ.get("PORTAL_LOG_LEVEL", "INFO"),
+        # Notifications: e-mail over SMTP (off while no host is set), SMS through a provider.
+        "PORTAL_SMTP_HOST": os.environ.get("PORTAL_SMTP_HOST", ""),
+        "PORTAL_SMTP_PORT": _int("PORTAL_SMTP_PORT", 587),
+        "PORTAL_SMTP_SECURITY": os.environ.get("PORTAL_SMTP_SECURITY", "starttls"),
+        "PORTAL_SMTP_USER": os.environ.get("PORTAL_SMTP_USER", ""),
+        "PORTAL_SMTP_PASSWORD": os.environ.get("PORTAL_SMTP_PASSWORD", ""),
+        "PORTAL_SMTP_FROM": os.environ.get("PORTAL_SMTP_FROM", "noreply@songyang.gov.cn"),
+        "PORTAL_SMTP_TIMEOUT": _int("PORTAL_SMTP_TIMEOUT", 10),
+        "PORTAL_SMS_PROVIDER": os.environ.get("PORTAL_SMS_PROVIDER", "log"),
+        "PORTAL_SMS_LOG": os.environ.get("PORTAL_SMS_LOG", str(instance / "sms.log")),
+        "PORTAL_OUTBOX_BATCH": _int("PORTAL_OUTBOX_BATCH", 500),
+        "PORTAL_OUTBOX_MAX_ATTEMPTS": _int("PORTAL_OUTBOX_MAX_ATTEMPTS", 8),
+        "PORTAL_OUTBOX_BACKOFF_SECONDS": _int("PORTAL_OUTBOX_BACKOFF_SECONDS", 30),
+        "PORTAL_OUTBOX_LEASE_SECONDS": _int("PORTAL_OUTBOX_LEASE_SECONDS", 300),
+        "PORTAL_SCHEDULER_HEARTBEAT_SECONDS": _int("PORTAL_SCHEDULER_HEARTBEAT_SECONDS", 10),
+        "PORTAL_SCHEDULER_STALE_SECONDS": _int("PORTAL_SCHEDULER_STALE_SECONDS", 45),
         # How many reverse proxies set X-Forwarded-* in front of the portal (0: none trusted).
         "PORTAL_PROXY_COUNT": _int("PORTAL_PROXY_COUNT", 0),
     }

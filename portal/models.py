@@ -2,6 +2,16 @@
 
 from portal.audit import AuditEntry
 from portal.auth.models import LoginThrottle, PasswordReset, User
+from portal.notify.models import OutboxMessage, SchedulerLock, SmsLog
 from portal.places import Township
 
-__all__ = ["AuditEntry", "LoginThrottle", "PasswordReset", "Township", "User"]
+__all__ = [
+    "AuditEntry",
+    "LoginThrottle",
+    "OutboxMessage",
+    "PasswordReset",
+    "SchedulerLock",
+    "SmsLog",
+    "Township",
+    "User",
+]

@@ -10,10 +10,12 @@ from flask_login import current_user
 from sqlmodel import func, select
 
 from portal.admin.forms import UserCreateForm
+from portal import audit
 from portal.audit import AuditEntry
 from portal.auth import services
 from portal.auth.models import Role, User
 from portal.db import get_session
+from portal.notify import services as notify_services
 from portal.places import township_choices
 from portal.security import reauth_required, roles_required
 from portal.web import Page, page_number, render, see_other
@@ -154,3 +156,38 @@ def audit_log():
         statement = statement.where(AuditEntry.action == action)
         count = count.where(AuditEntry.action == action)
     return render("admin/audit.html", block="results", page=_page(statement, count), action=action)
+
+
+@bp.route("/outbox")
+@roles_required(Role.ADMIN)
+def outbox():
+    session = get_session()
+    page = page_number()
+    items, total = notify_services.failed_page(session, page=page, per_page=PER_PAGE)
+    return render(
+        "admin/outbox.html",
+        counts=notify_services.status_counts(session),
+        page=Page(items=items, page=page, per_page=PER_PAGE, total=total),
+    )
+
+
+@bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
+@roles_required(Role.ADMIN)
+def outbox_retry(message_id: int):
+    if notify_services.retry_failed(get_session(), message_id=message_id):
+        audit.record_request("outbox.retried", target_type="outbox_message", target_id=message_id)
+        flash(_("The message is queued again and will be sent shortly."), "success")
+    else:
+        flash(_("Only failed messages can be retried."), "error")
+    return see_other("admin.outbox")
+
+
+@bp.route("/outbox/<int:message_id>/cancel", methods=["POST"])
+@roles_required(Role.ADMIN)
+def outbox_cancel(message_id: int):
+    if notify_services.cancel_failed(get_session(), message_id=message_id):
+        audit.record_request("outbox.cancelled", target_type="outbox_message", target_id=message_id)
+        flash(_("The message is cancelled."), "success")
+    else:
+        flash(_("Only failed or waiting messages can be cancelled."), "error")
+    return see_other("admin.outbox")

@@ -61,6 +61,10 @@ class User(UserBase, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     password_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Contact preferences: the in-app inbox always; e-mail and SMS when chosen.
+    notify_by_email: bool = Field(default=True)
+    notify_by_sms: bool = Field(default=False)
+    language: str = Field(default="zh_CN", max_length=10)
 
     # Flask-Login protocol.
     @property

@@ -18,7 +18,7 @@ from portal import audit
 from portal.auth.models import STAFF_ROLES, LoginThrottle, Office, PasswordReset, Role, User
 from portal.i18n import N_
 from portal.places import Township
-from portal.timeutil import utcnow
+from portal.timeutil import SHANGHAI, utcnow
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -199,6 +199,21 @@ def change_password(
     user.password_changed_at = utcnow()
     end_all_sessions(session, user=user)
     audit.record(session, action="password.changed", actor_id=user.id, ip=ip)
+    _tell_owner(session, user, "account.password_changed", "password-changed")
+
+
+def _tell_owner(session: Session, user: User, template: str, event: str) -> None:
+    """Let the account holder know, on their channels, that something changed on it."""
+    from portal import notify
+
+    when = user.password_changed_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    notify.enqueue(
+        session,
+        key=f"account:{user.id}:{event}:{user.session_version}",
+        to=notify.Recipient.for_user(user),
+        template=template,
+        context={"when": when},
+    )
 
 
 def create_user(
@@ -360,6 +375,7 @@ def reset_password(session: Session, *, token: str, new: str, ip: str | None = N
     if throttle is not None:
         session.delete(throttle)
     audit.record(session, action="password.reset", actor_id=user.id, ip=ip)
+    _tell_owner(session, user, "account.password_changed", "password-reset")
     return user
 
 

@@ -1,0 +1,73 @@
+"""The inbox (站内消息) and contact preferences of the logged-in user."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.db import get_session
+from portal.notify import services
+from portal.notify.forms import ContactPreferencesForm
+from portal.security import login_required
+from portal.web import Page, page_number, render, see_other
+
+bp = Blueprint("notify", __name__)
+PER_PAGE = 20
+
+
+@bp.app_context_processor
+def inbox_context():
+    if not current_user.is_authenticated:
+        return {"unread_messages": 0}
+    return {"unread_messages": services.unread_count(get_session(), user_id=current_user.id)}
+
+
+@bp.route("/inbox")
+@login_required
+def inbox():
+    page = page_number()
+    items, total = services.inbox_page(
+        get_session(), user_id=current_user.id, page=page, per_page=PER_PAGE
+    )
+    return render(
+        "notify/inbox.html",
+        block="messages",
+        page=Page(items=items, page=page, per_page=PER_PAGE, total=total),
+    )
+
+
+@bp.route("/inbox/<int:message_id>/read", methods=["POST"])
+@login_required
+def mark_read(message_id: int):
+    if not services.mark_read(get_session(), user_id=current_user.id, message_id=message_id):
+        abort(404)
+    return see_other("notify.inbox", page=request.form.get("page", 1, type=int))
+
+
+@bp.route("/inbox/read-all", methods=["POST"])
+@login_required
+def mark_all_read():
+    count = services.mark_read(get_session(), user_id=current_user.id)
+    flash(_("%(num)d messages marked as read.", num=count), "success")
+    return see_other("notify.inbox")
+
+
+@bp.route("/account/notifications", methods=["GET", "POST"])
+@login_required
+def preferences():
+    user = current_user._get_current_object()
+    form = ContactPreferencesForm(obj=user)
+    if form.validate_on_submit():
+        if form.notify_by_sms.data and not user.phone:
+            form.notify_by_sms.errors.append(_("Your account has no mobile number for SMS."))
+        elif form.notify_by_email.data and not user.email:
+            form.notify_by_email.errors.append(_("Your account has no e-mail address."))
+        else:
+            user.notify_by_email = form.notify_by_email.data
+            user.notify_by_sms = form.notify_by_sms.data
+            user.language = form.language.data
+            get_session().add(user)
+            flash(_("Your contact preferences are saved."), "success")
+            return see_other("notify.preferences")
+    return render("notify/preferences.html", form=form, user=user)
