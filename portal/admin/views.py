@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import func, select
 
-from portal.admin.forms import UserCreateForm
 from portal import audit
+from portal.admin.forms import UserCreateForm
 from portal.audit import AuditEntry
 from portal.auth import services
 from portal.auth.models import Role, User

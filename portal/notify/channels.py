@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -217,7 +216,7 @@ class SmsChannel:
                 requests.append((m, SmsRequest(m.reference, m.address, m.body)))
         try:
             results = self.provider.send([r for _m, r in requests])
-        except (OSError, socket.timeout) as error:
+        except OSError as error:  # includes timeouts
             failure = TransientError(f"SMS provider unreachable: {error}")
             return {**outcomes, **{m.id: failure for m, _r in requests}}
         for m, r in requests:
