@@ -29,7 +29,9 @@ $(STAMP): pyproject.toml
 run: install
 	$(FLASK) portal init
 	$(FLASK) portal demo
-	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C stops)"
+	@echo "Serving on http://$(HOST):$(PORT) with the scheduler beside it (Ctrl-C stops both)"
+	@$(FLASK) scheduler run & scheduler=$$!; \
+	trap 'kill -TERM $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 chromium:

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.auth.labels import OFFICE_LABELS, ROLE_LABELS
@@ -31,6 +32,7 @@ class UserCreateForm(FlaskForm):
     office = SelectField(_l("Organising office (lecture organisers only)"), validators=[Optional()])
 
     def set_choices(self, townships: list[tuple[str, str]]) -> None:
-        self.role.choices = [(str(k), v) for k, v in ROLE_LABELS.items()]
-        self.township_code.choices = [("", _l("None"))] + townships
-        self.office.choices = [("", _l("None"))] + [(str(k), v) for k, v in OFFICE_LABELS.items()]
+        none = SelectChoice("", _l("None"))
+        self.role.choices = [SelectChoice(str(k), v) for k, v in ROLE_LABELS.items()]
+        self.township_code.choices = [none] + [SelectChoice(c, n) for c, n in townships]
+        self.office.choices = [none] + [SelectChoice(str(k), v) for k, v in OFFICE_LABELS.items()]

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField
+from wtforms.fields.choices import SelectChoice
 
 
 class ContactPreferencesForm(FlaskForm):
@@ -10,5 +11,5 @@ class ContactPreferencesForm(FlaskForm):
     notify_by_sms = BooleanField(_l("Also send me messages by text message (SMS)"))
     language = SelectField(
         _l("Language of my messages"),
-        choices=[("zh_CN", "中文"), ("en", "English")],
+        choices=[SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")],
     )

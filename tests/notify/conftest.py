@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -85,10 +86,13 @@ class CountingSms(LogSmsProvider):
         super().__init__(database, log_path)
         self.requests = Counter()
         self.lock = threading.Lock()
+        self.latency = 0.0  # seconds per request batch, like a gateway over the network
 
     def send(self, requests):
         with self.lock:
             self.requests.update(r.reference for r in requests)
+        if self.latency:
+            time.sleep(self.latency)
         return super().send(requests)
 
 
