@@ -44,8 +44,13 @@ def test_run_once_runs_a_job_now(tmp_path, new_app):
     reset_schema(url)
     app = new_app(url, PORTAL_SMS_LOG=str(tmp_path / "sms.log"))
     with app.app_context(), db.transaction() as session:
-        notify.enqueue(session, key="once:1", to=Recipient.by_phone("13900000001"),
-                       template="account.password_changed", context={"when": "now"})
+        notify.enqueue(
+            session,
+            key="once:1",
+            to=Recipient.by_phone("13900000001"),
+            template="account.password_changed",
+            context={"when": "now"},
+        )
     result = app.test_cli_runner().invoke(args=["scheduler", "run-once", "notify.deliver"])
     assert result.exit_code == 0, result.output
     assert "sent=1" in result.output
@@ -118,13 +123,21 @@ def _lock_owner(url: str) -> str | None:
 
 
 def _start_scheduler(url: str, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "x" * 40,
-           "PORTAL_SCHEDULER_HEARTBEAT_SECONDS": "1", "PORTAL_SCHEDULER_STALE_SECONDS": "3",
-           "PORTAL_SMS_LOG": str(log_path.with_suffix(".sms"))}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "x" * 40,
+        "PORTAL_SCHEDULER_HEARTBEAT_SECONDS": "1",
+        "PORTAL_SCHEDULER_STALE_SECONDS": "3",
+        "PORTAL_SMS_LOG": str(log_path.with_suffix(".sms")),
+    }
     with log_path.open("w") as log:
         return subprocess.Popen(
             [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "scheduler", "run"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
 
 
@@ -142,7 +155,9 @@ def test_a_second_scheduler_waits_and_takes_over_when_the_first_dies(scratch_dat
     first = _start_scheduler(scratch_database, tmp_path / "first.log")
     second = None
     try:
-        _wait_for(lambda: (_lock_owner(scratch_database) or "").split(":")[1:2] == [str(first.pid)], 30)
+        _wait_for(
+            lambda: (_lock_owner(scratch_database) or "").split(":")[1:2] == [str(first.pid)], 30
+        )
         second = _start_scheduler(scratch_database, tmp_path / "second.log")
         time.sleep(3)
         assert f":{first.pid}:" in _lock_owner(scratch_database)  # the second only waits

@@ -24,8 +24,14 @@ START = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 def queue(count: int, *, to=None, due_at=None, prefix="notice"):
     with db.transaction() as session:
         for n in range(count):
-            notify.enqueue(session, key=f"{prefix}:{n}", to=to or Recipient.by_phone(f"139{n:08d}"),
-                           template="test.notice", context={"n": n}, due_at=due_at)
+            notify.enqueue(
+                session,
+                key=f"{prefix}:{n}",
+                to=to or Recipient.by_phone(f"139{n:08d}"),
+                template="test.notice",
+                context={"n": n},
+                due_at=due_at,
+            )
 
 
 def rows() -> list[OutboxMessage]:
@@ -41,8 +47,9 @@ def sms_log_count() -> int:
 def test_due_messages_are_sent_once(committed_app, senders_for):
     senders, sms = senders_for()
     queue(25)
-    report = outbox.deliver_due(db, senders=senders, owner="w1",
-                                policy=outbox.DeliveryPolicy(batch_size=10))
+    report = outbox.deliver_due(
+        db, senders=senders, owner="w1", policy=outbox.DeliveryPolicy(batch_size=10)
+    )
     assert (report.claimed, report.sent) == (25, 25)
     assert all(r.status == MessageStatus.SENT and r.attempts == 1 for r in rows())
     assert sms_log_count() == 25 and max(sms.requests.values()) == 1
@@ -107,8 +114,9 @@ def test_transient_errors_back_off_exponentially_then_fail(committed_app, time_m
 
 def test_permanent_errors_fail_at_once(committed_app):
     queue(1)
-    outbox.deliver_due(db, senders={"sms": Flaky(PermanentError("number does not exist"))},
-                       owner="w1")
+    outbox.deliver_due(
+        db, senders={"sms": Flaky(PermanentError("number does not exist"))}, owner="w1"
+    )
     (row,) = rows()
     assert row.status == MessageStatus.FAILED and row.attempts == 1
 
@@ -130,13 +138,19 @@ class Crash(BaseException):
     """The process dies (SIGKILL) between sending and recording the outcome."""
 
 
-def test_a_crash_after_sending_does_not_send_again(committed_app, senders_for, smtp_server,
-                                                   monkeypatch, time_machine):
+def test_a_crash_after_sending_does_not_send_again(
+    committed_app, senders_for, smtp_server, monkeypatch, time_machine
+):
     time_machine.move_to(START, tick=False)
     user = None
     with db.transaction() as session:
-        user = make_user(session, email="v@example.cn", phone="13800000009",
-                         notify_by_email=True, notify_by_sms=True)
+        user = make_user(
+            session,
+            email="v@example.cn",
+            phone="13800000009",
+            notify_by_email=True,
+            notify_by_sms=True,
+        )
     queue(3, to=Recipient.for_user(user))
     senders, sms = senders_for(smtp_server)
     real_record = outbox.record_outcomes
@@ -173,7 +187,9 @@ def test_an_smtp_outage_delays_and_then_delivers_each_message_once(
 ):
     time_machine.move_to(START, tick=False)
     with db.transaction() as session:
-        users = [make_user(session, email=f"u{i}@example.cn", notify_by_email=True) for i in range(5)]
+        users = [
+            make_user(session, email=f"u{i}@example.cn", notify_by_email=True) for i in range(5)
+        ]
     for i, user in enumerate(users):
         queue(1, to=Recipient.for_user(user), prefix=f"mail{i}")
     senders, _sms = senders_for(smtp_server)
@@ -207,8 +223,14 @@ def test_two_workers_at_once_deliver_each_message_once(committed_app, senders_fo
         try:
             start.wait()
             with app.app_context():
-                reports.append(outbox.deliver_due(
-                    db, senders=senders, owner=owner, policy=outbox.DeliveryPolicy(batch_size=50)))
+                reports.append(
+                    outbox.deliver_due(
+                        db,
+                        senders=senders,
+                        owner=owner,
+                        policy=outbox.DeliveryPolicy(batch_size=50),
+                    )
+                )
         except Exception as error:  # noqa: BLE001
             errors.append(error)
 

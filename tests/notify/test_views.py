@@ -16,9 +16,13 @@ register_template("test.hello", subject="Hello {n}", body="Body of message {n}."
 def deliver_inbox(session, user, count, start=0):
     """Queue and mark as delivered `count` in-app messages for the user."""
     for n in range(start, start + count):
-        for message in notify.enqueue(session, key=f"hello:{user.id}:{n}",
-                                      to=Recipient.for_user(user), template="test.hello",
-                                      context={"n": n}):
+        for message in notify.enqueue(
+            session,
+            key=f"hello:{user.id}:{n}",
+            to=Recipient.for_user(user),
+            template="test.hello",
+            context={"n": n},
+        ):
             message.status, message.sent_at = MessageStatus.SENT, utcnow()
     session.commit()
 
@@ -64,8 +68,13 @@ def test_nobody_reads_anothers_messages(client, session):
 
 def test_pending_messages_are_not_in_the_inbox_yet(client, session):
     user = make_user(session)
-    notify.enqueue(session, key="hello:later", to=Recipient.for_user(user), template="test.hello",
-                   context={"n": 9})
+    notify.enqueue(
+        session,
+        key="hello:later",
+        to=Recipient.for_user(user),
+        template="test.hello",
+        context={"n": 9},
+    )
     session.commit()
     login(client, user)
     assert "Hello 9" not in page_text(client.get("/inbox"))
@@ -110,14 +119,28 @@ def test_sms_preference_needs_a_phone(client, session):
 
 def test_admin_sees_counts_and_mends_failed_messages(client, session):
     admin = make_user(session, role=Role.ADMIN)
-    notify.enqueue(session, key="hello:failed", to=Recipient.by_phone("13900000001"),
-                   template="test.hello", context={"n": 1})
-    notify.enqueue(session, key="hello:failed2", to=Recipient.by_phone("13900000002"),
-                   template="test.hello", context={"n": 2})
+    notify.enqueue(
+        session,
+        key="hello:failed",
+        to=Recipient.by_phone("13900000001"),
+        template="test.hello",
+        context={"n": 1},
+    )
+    notify.enqueue(
+        session,
+        key="hello:failed2",
+        to=Recipient.by_phone("13900000002"),
+        template="test.hello",
+        context={"n": 2},
+    )
     session.commit()
     failed = list(session.exec(select(OutboxMessage)))
     for message in failed:
-        message.status, message.last_error, message.attempts = MessageStatus.FAILED, "gateway said no", 8
+        message.status, message.last_error, message.attempts = (
+            MessageStatus.FAILED,
+            "gateway said no",
+            8,
+        )
     session.commit()
     login(client, admin)
     text = page_text(client.get("/admin/outbox"))
