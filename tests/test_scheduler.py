@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from portal import notify
@@ -79,10 +80,8 @@ def test_each_job_run_is_logged_with_duration_and_outcome(base_app):
         from dataclasses import replace
 
         run_job(base_app, replace(spec, func=lambda: "fine"))
-        try:
+        with pytest.raises(ZeroDivisionError):
             run_job(base_app, replace(spec, func=lambda: 1 / 0))
-        except ZeroDivisionError:
-            pass
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old)
