@@ -11,7 +11,7 @@ __all__ = ["create_app"]
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application: load settings, attach extensions, register blueprints."""
-    from portal import cli, i18n, logs, security
+    from portal import cache, cli, i18n, logs, security
     from portal.config import check_production, load_config
     from portal.core import errors
     from portal.db import commit_request_session
@@ -33,6 +33,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     logs.init_app(app)
+    # Before every other hook: a cached page is answered before sessions, users or Babel load,
+    # and stored after every header has been set.
+    cache.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)

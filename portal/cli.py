@@ -160,6 +160,67 @@ def scheduler_run_once_command(name: str) -> None:
     click.echo(f"{name}: {result}")
 
 
+content_cli = AppGroup("content", help="Publicity content shipped in content/.")
+
+
+@content_cli.command("load")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def content_load_command(directory: Path | None) -> None:
+    """Load the Markdown files of content/ (idempotent; reports each file)."""
+    from portal.publicity.loader import load_directory
+
+    directory = directory or Path(current_app.config["PORTAL_CONTENT_DIR"])
+    if not directory.is_dir():
+        raise click.ClickException(f"No content directory at {directory}")
+    marks = {"created": "+", "updated": "~", "unchanged": "=", "kept": "!", "error": "x"}
+
+    def report(result) -> None:
+        line = f"{marks[result.outcome]} {result.outcome:<9} {result.path}"
+        if result.outcome == "kept":
+            line += "  (edited in the portal; not overwritten)"
+        click.echo(
+            result.message if result.outcome == "error" else line, err=result.outcome == "error"
+        )
+
+    results = load_directory(db, directory, report=report)
+    counts = {k: sum(1 for r in results if r.outcome == k) for k in marks}
+    click.echo(", ".join(f"{v} {k}" for k, v in counts.items() if v) or "no files")
+    if counts["error"]:
+        raise SystemExit(1)
+
+
+search_cli = AppGroup("search", help="The full-text search index.")
+
+
+@search_cli.command("reindex")
+def search_reindex_command() -> None:
+    """Rebuild the search index from the published content, with a progress bar."""
+    from sqlmodel import func
+
+    from portal.publicity.models import Item
+    from portal.search import reindex
+
+    with db.transaction(write=False) as session:
+        total = session.exec(
+            select(func.count()).select_from(Item).where(Item.live.is_(True))
+        ).one()
+        with click.progressbar(length=total, label="Indexing", show_pos=True) as bar:
+            count = reindex(session, progress=bar.update)
+    click.echo(f"Indexed {count} published items.")
+
+
+@search_cli.command("catch-up")
+def search_catch_up_command() -> None:
+    """Mend differences between the index and the published content."""
+    from portal.search import catch_up
+
+    with db.transaction(write=False) as session:
+        result = catch_up(session)
+    click.echo(f"Indexed {result['indexed']}, removed {result['removed']}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(portal_cli)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(content_cli)
+    app.cli.add_command(search_cli)

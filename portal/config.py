@@ -96,6 +96,12 @@ def load_config(instance_path: str) -> dict:
         "PORTAL_OUTBOX_LEASE_SECONDS": _int("PORTAL_OUTBOX_LEASE_SECONDS", 300),
         "PORTAL_SCHEDULER_HEARTBEAT_SECONDS": _int("PORTAL_SCHEDULER_HEARTBEAT_SECONDS", 10),
         "PORTAL_SCHEDULER_STALE_SECONDS": _int("PORTAL_SCHEDULER_STALE_SECONDS", 45),
+        "PORTAL_SEARCH_DIR": os.environ.get("PORTAL_SEARCH_DIR", str(instance / "search")),
+        "PORTAL_UPLOAD_DIR": os.environ.get("PORTAL_UPLOAD_DIR", str(instance / "uploads")),
+        "PORTAL_CONTENT_DIR": os.environ.get("PORTAL_CONTENT_DIR", "content"),
+        # Anonymous public pages: entries kept per worker, and how often the version is checked.
+        "PORTAL_PAGE_CACHE_SIZE": _int("PORTAL_PAGE_CACHE_SIZE", 2000),
+        "PORTAL_PAGE_CACHE_TTL": float(os.environ.get("PORTAL_PAGE_CACHE_TTL", "1")),
         # How many reverse proxies set X-Forwarded-* in front of the portal (0: none trusted).
         "PORTAL_PROXY_COUNT": _int("PORTAL_PROXY_COUNT", 0),
     }

@@ -132,3 +132,25 @@ def commit_request_session(response):
         else:
             session.rollback()
     return response
+
+
+def on_commit(session: Session, callback) -> None:
+    """Run `callback()` once this session's transaction has committed (never on rollback)."""
+    session.info.setdefault("on_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session) -> None:
+    callbacks = session.info.pop("on_commit", [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - the commit stands; repair jobs catch up
+            import logging
+
+            logging.getLogger("portal.db").exception("after-commit callback failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_commit(session) -> None:
+    session.info.pop("on_commit", None)

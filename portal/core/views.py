@@ -8,7 +8,9 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from sqlalchemy import text
 
 from portal.auth.labels import office_label, role_label
+from portal.cache import cached_page
 from portal.core.areas import AREAS, HOTLINES
+from portal.db import get_session
 from portal.extensions import db
 from portal.i18n import is_chinese
 from portal.places import TOWNSHIPS
@@ -69,8 +71,19 @@ def township_name(code: str | None) -> str:
 
 @bp.route("/")
 @public
+@cached_page
 def home():
-    return render("core/home.html")
+    from portal.publicity import services as publicity
+
+    session = get_session()
+    latest = {}
+    for kind in ("news", "notice"):
+        items, _total = publicity.page_of(
+            session, publicity.live_items(session, kind=kind), page=1, per_page=6
+        )
+        latest[kind] = publicity.with_revisions(session, list(items))
+    columns = [c for c in publicity.COLUMNS if c.listed]
+    return render("core/home.html", latest=latest, columns=columns)
 
 
 @bp.route("/healthz")
@@ -85,12 +98,15 @@ def healthz():
     return jsonify(status="ok", database="ok")
 
 
-@bp.route("/settings/display", methods=["POST"])
+@bp.route("/settings/display")
 @public
 def display():
-    """Switch the elder-friendly mode (larger text, higher contrast); remembered in a cookie."""
-    response = see_other(safe_next(request.form.get("next")))
-    elder = request.form.get("elder") == "1"
+    """Switch the elder-friendly mode (larger text, higher contrast); remembered in a cookie.
+
+    A plain link like the language switch: it changes only this browser's display preference.
+    """
+    response = see_other(safe_next(request.args.get("next")))
+    elder = request.args.get("elder") == "1"
     response.set_cookie(
         ELDER_COOKIE,
         "1" if elder else "0",

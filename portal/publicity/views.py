@@ -1,43 +1,620 @@
-"""Public pages of the publicity area, and the site search."""
+"""Public pages of the special column, search, feeds; the editors' and reviewers' screens."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from datetime import UTC, datetime
+from pathlib import Path
 
-from portal.core.areas import AREAS, area
-from portal.security import public
-from portal.web import render
+from flask import Blueprint, Response, abort, current_app, flash, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlmodel import select
+
+from portal.auth.models import Role
+from portal.cache import cached_page
+from portal.db import get_session
+from portal.publicity import attachments as files
+from portal.publicity import services
+from portal.publicity.forms import ItemForm, ReturnForm, UploadForm
+from portal.publicity.markdown import headings
+from portal.publicity.models import Attachment, Item, Kind, Revision
+from portal.security import has_role, public, roles_required
+from portal.timeutil import SHANGHAI, utcnow
+from portal.web import Page, page_number, render, see_other
 
 bp = Blueprint("publicity", __name__)
-
+PER_PAGE = 15
 MAX_QUERY = 200
+WRITER_ROLES = (Role.EDITOR, Role.REVIEWER)
 
 
-@bp.route("/policy/")
+def _column(segment: str) -> services.Column:
+    column = services.COLUMN_BY_SEGMENT.get(segment)
+    if column is None or not column.listed:
+        abort(404)
+    return column
+
+
+def _url(item: Item) -> str:
+    if item.kind == Kind.PAGE:
+        return url_for("publicity.page", slug=item.slug)
+    return url_for(
+        "publicity.detail", segment=services.COLUMN_BY_KIND[item.kind].segment, slug=item.slug
+    )
+
+
+bp.add_app_template_global(_url, "item_url")
+
+
+@bp.app_template_global()
+def segment_of(kind: str) -> str:
+    return services.COLUMN_BY_KIND[Kind(kind)].segment
+
+
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "pending": _l("Awaiting review"),
+    "published": _l("Published"),
+    "retracted": _l("Retracted"),
+}
+REVISION_LABELS = {
+    "draft": _l("Draft"),
+    "pending": _l("Awaiting review"),
+    "published": _l("Published"),
+    "returned": _l("Sent back"),
+    "superseded": _l("Replaced"),
+}
+
+
+@bp.app_template_global()
+def status_label(item: Item) -> str:
+    label = str(STATUS_LABELS.get(item.status, item.status))
+    if item.status == "published" and services.working_revision(get_session(), item) is not None:
+        working = services.working_revision(get_session(), item)
+        if working.status == "pending":
+            label += " · " + str(_l("new revision awaiting review"))
+        elif working.status in ("draft", "returned") and working.id != item.live_revision_id:
+            label += " · " + str(_l("new draft"))
+    return label
+
+
+@bp.app_template_global()
+def revision_label(status: str) -> str:
+    return str(REVISION_LABELS.get(status, status))
+
+
+@bp.app_template_global()
+def column_title(kind: str) -> str:
+    column = services.COLUMN_BY_KIND.get(Kind(kind))
+    return str(column.title) if column else kind
+
+
+# Public pages ----------------------------------------------------------------------------
+
+
+@bp.route("/publicity/")
 @public
+@cached_page
 def index():
-    return render("core/area.html", area=area("publicity.index"))
+    session = get_session()
+    sections = []
+    for column in services.COLUMNS:
+        if not column.listed:
+            continue
+        items, total = services.page_of(
+            session, services.live_items(session, kind=column.kind), page=1, per_page=5
+        )
+        sections.append((column, services.with_revisions(session, list(items)), total))
+    return render("publicity/index.html", sections=sections)
 
 
-def search_areas(query: str) -> list:
-    """Match the query against the service areas' names and descriptions (both languages)."""
-    words = [w for w in query.lower().split() if w]
-    if not words:
-        return []
-    hits = []
-    for item in AREAS:
-        haystack = " ".join(
-            [str(item.title), str(item.summary), str(item.audience), item.policy_text]
-        ).lower()
-        if all(w in haystack for w in words):
-            hits.append(item)
-    return hits
+@bp.route("/publicity/<segment>/")
+@public
+@cached_page
+def column(segment: str):
+    column = _column(segment)
+    session = get_session()
+    page = page_number()
+    items, total = services.page_of(
+        session, services.live_items(session, kind=column.kind), page=page, per_page=PER_PAGE
+    )
+    if page > 1 and not items:
+        abort(404)
+    rows = services.with_revisions(session, list(items))
+    return render(
+        "publicity/column.html",
+        column=column,
+        page=Page(items=rows, page=page, per_page=PER_PAGE, total=total),
+    )
+
+
+def _detail(item: Item, revision: Revision, *, preview: bool = False):
+    session = get_session()
+    related_slugs = revision.meta.get("related", [])
+    related = []
+    if related_slugs:
+        items = session.exec(
+            select(Item).where(Item.slug.in_(related_slugs), Item.live.is_(True))
+        ).all()
+        related = services.with_revisions(session, list(items))
+    policy = None
+    if item.kind == Kind.INTERPRETATION and item.policy_id:
+        linked = session.get(Item, item.policy_id)
+        if linked is not None and linked.live:
+            policy = services.with_revisions(session, [linked])[0]
+    interpretations = []
+    if item.kind == Kind.POLICY:
+        found = session.exec(
+            select(Item).where(Item.policy_id == item.id, Item.live.is_(True))
+        ).all()
+        interpretations = services.with_revisions(session, list(found))
+    attached = session.exec(
+        select(Attachment).where(Attachment.item_id == item.id).order_by(Attachment.id)
+    ).all()
+    column = services.COLUMN_BY_KIND[item.kind]
+    meta = [
+        (services.META_LABELS[name], revision.meta[name])
+        for name in services.META_FIELDS.get(item.kind, ())
+        if revision.meta.get(name)
+    ]
+    return render(
+        "publicity/detail.html",
+        item=item,
+        revision=revision,
+        column=column,
+        meta=meta,
+        related=related,
+        policy=policy,
+        interpretations=interpretations,
+        attachments=attached,
+        toc=headings(revision.body_html),
+        preview=preview,
+    )
+
+
+@bp.route("/publicity/<segment>/<slug>")
+@public
+@cached_page
+def detail(segment: str, slug: str):
+    found = services.live_by_slug(get_session(), slug)
+    if found is None or services.COLUMN_BY_KIND[found[0].kind].segment != segment:
+        abort(404)
+    return _detail(*found)
+
+
+@bp.route("/pages/<slug>")
+@public
+@cached_page
+def page(slug: str):
+    found = services.live_by_slug(get_session(), slug)
+    if found is None:
+        abort(404)
+    if found[0].kind != Kind.PAGE:
+        return see_other(_url(found[0]))
+    return _detail(*found)
+
+
+@bp.route("/publicity/files/<int:attachment_id>/<name>")
+@public
+def attachment(attachment_id: int, name: str):
+    session = get_session()
+    attached = session.get(Attachment, attachment_id)
+    item = session.get(Item, attached.item_id) if attached else None
+    # Checked on every request: public while the item is live, to its writers always.
+    if item is None or not (item.live or has_role(*WRITER_ROLES)):
+        abort(404)
+    path = files.file_path(Path(current_app.config["PORTAL_UPLOAD_DIR"]), attached)
+    if not path.exists():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=attached.content_type,
+        as_attachment=True,
+        download_name=attached.filename,
+        max_age=0 if not item.live else 3600,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _feed(kind: Kind | None, title: str, self_url: str):
+    session = get_session()
+    items, _total = services.page_of(
+        session, services.live_items(session, kind=kind), page=1, per_page=30
+    )
+    rows = services.with_revisions(session, list(items))
+    updated = max((i.updated_at for i, _r in rows), default=utcnow())
+    body = render(
+        "publicity/feed.atom.xml", rows=rows, title=title, self_url=self_url, updated=updated
+    ).get_data()
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.route("/feed.atom")
+@public
+@cached_page
+def feed():
+    return _feed(
+        None,
+        _("Songyang Care Portal for Left-behind Children"),
+        url_for("publicity.feed", _external=True),
+    )
+
+
+@bp.route("/publicity/<segment>/feed.atom")
+@public
+@cached_page
+def column_feed(segment: str):
+    column = _column(segment)
+    return _feed(
+        column.kind,
+        str(column.title),
+        url_for("publicity.column_feed", segment=segment, _external=True),
+    )
+
+
+@bp.route("/sitemap.xml")
+@public
+@cached_page
+def sitemap():
+    session = get_session()
+    items = session.exec(select(Item).where(Item.live.is_(True)).order_by(Item.id)).all()
+    body = render(
+        "publicity/sitemap.xml", items=items, columns=[c for c in services.COLUMNS if c.listed]
+    ).get_data()
+    return Response(body, mimetype="application/xml")
+
+
+@bp.route("/robots.txt")
+@public
+@cached_page
+def robots():
+    lines = [
+        "User-agent: *",
+        "Disallow: /admin/",
+        "Disallow: /auth/",
+        "Disallow: /inbox",
+        "Disallow: /account/",
+        "Disallow: /publicity/manage/",
+        "Disallow: /publicity/review",
+        f"Sitemap: {url_for('publicity.sitemap', _external=True)}",
+        "",
+    ]
+    return Response("\n".join(lines), mimetype="text/plain")
 
 
 @bp.route("/search")
 @public
+@cached_page
 def search():
+    from portal.search import get_index
+    from portal.search.index import plain_text
+
     query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
+    kind = request.args.get("kind", "")
+    kind = kind if kind in {c.kind.value for c in services.COLUMNS} else ""
+    year = request.args.get("year", "")
+    year = year if year.isdigit() and len(year) == 4 else ""
+    results = None
+    if query:
+        session = get_session()
+
+        def bodies(ids: list[int]) -> dict[int, str]:
+            rows = session.exec(
+                select(Item.id, Revision.body_html)
+                .join(Revision, Revision.id == Item.live_revision_id)
+                .where(Item.id.in_(ids))
+            ).all()
+            return {item_id: plain_text(body) for item_id, body in rows}
+
+        results = get_index().search(
+            query,
+            kind=kind or None,
+            year=year or None,
+            page=page_number(),
+            per_page=10,
+            body_for=bodies,
+        )
+    this_year = utcnow().astimezone(SHANGHAI).year
     return render(
-        "publicity/search.html", block="results", query=query, results=search_areas(query)
+        "publicity/search.html",
+        block="results",
+        query=query,
+        results=results,
+        kind=kind,
+        year=year,
+        years=list(range(this_year, 2014, -1)),
+        columns=[c for c in services.COLUMNS if c.listed],
     )
+
+
+# Editors and reviewers -------------------------------------------------------------------
+
+
+def _item_or_404(item_id: int) -> Item:
+    item = get_session().get(Item, item_id)
+    if item is None:
+        abort(404)
+    return item
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    """A time typed in China time, as aware UTC."""
+    return value.replace(tzinfo=SHANGHAI).astimezone(UTC) if value else None
+
+
+def _draft_from(form: ItemForm, kind: str) -> services.Draft:
+    meta = {field.name: field.data for field in form.meta_fields(kind)}
+    related = [s.strip() for s in (form.related.data or "").split(",") if s.strip()]
+    if related:
+        meta["related"] = related
+    return services.Draft(
+        title=form.title.data or "",
+        summary=form.summary.data or "",
+        body=form.body.data or "",
+        meta=meta,
+        publish_at=_to_utc(form.publish_at.data),
+        expire_at=_to_utc(form.expire_at.data),
+        policy_slug=(form.policy_slug.data or "").strip() or None,
+    )
+
+
+@bp.route("/publicity/manage/")
+@roles_required(*WRITER_ROLES)
+def manage():
+    session = get_session()
+    status = request.args.get("status", "")
+    kind = request.args.get("kind", "")
+    statement = select(Item)
+    if status in {"draft", "pending", "published", "retracted"}:
+        statement = statement.where(Item.status == status)
+    if kind in {k.value for k in Kind}:
+        statement = statement.where(Item.kind == kind)
+    page = page_number()
+    from sqlmodel import func
+
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    items = session.exec(
+        statement.order_by(Item.updated_at.desc(), Item.id.desc())
+        .offset((page - 1) * PER_PAGE)
+        .limit(PER_PAGE)
+    ).all()
+    rows = services.with_revisions(session, list(items), live=False)
+    return render(
+        "publicity/manage.html",
+        block="results",
+        status=status,
+        kind=kind,
+        page=Page(items=rows, page=page, per_page=PER_PAGE, total=total),
+        columns=services.COLUMNS,
+    )
+
+
+@bp.route("/publicity/manage/new", methods=["GET", "POST"])
+@roles_required(*WRITER_ROLES)
+def new():
+    form = ItemForm()
+    form.set_choices()
+    if request.method == "GET" and request.args.get("kind"):
+        form.kind.data = request.args["kind"]
+    if form.validate_on_submit():
+        try:
+            item = services.create_item(
+                get_session(),
+                author=current_user,
+                kind=form.kind.data,
+                slug=form.slug.data,
+                draft=_draft_from(form, form.kind.data),
+            )
+        except services.PublicityError as error:
+            form.form_errors.append(_(str(error)))
+        else:
+            flash(_("The draft is saved. Submit it for review when it is ready."), "success")
+            return see_other("publicity.item", item_id=item.id)
+    return render("publicity/edit.html", form=form, item=None)
+
+
+@bp.route("/publicity/manage/<int:item_id>")
+@roles_required(*WRITER_ROLES)
+def item(item_id: int):
+    session = get_session()
+    item = _item_or_404(item_id)
+    revisions = session.exec(
+        select(Revision).where(Revision.item_id == item.id).order_by(Revision.number.desc())
+    ).all()
+    attached = session.exec(select(Attachment).where(Attachment.item_id == item.id)).all()
+    return render(
+        "publicity/item.html",
+        item=item,
+        revisions=revisions,
+        working=services.working_revision(session, item),
+        live=services.live_revision(session, item),
+        attachments=attached,
+        return_form=ReturnForm(),
+        upload_form=UploadForm(),
+        can_review=current_user.role == Role.REVIEWER,
+    )
+
+
+@bp.route("/publicity/manage/<int:item_id>/edit", methods=["GET", "POST"])
+@roles_required(*WRITER_ROLES)
+def edit(item_id: int):
+    session = get_session()
+    item = _item_or_404(item_id)
+    form = ItemForm()
+    form.set_choices()
+    form.kind.data, form.slug.data = str(item.kind), item.slug
+    if request.method == "GET":
+        revision = services.working_revision(session, item) or services.live_revision(session, item)
+        form.title.data, form.summary.data, form.body.data = (
+            revision.title,
+            revision.summary,
+            revision.body,
+        )
+        for field in form.meta_fields(item.kind):
+            field.data = revision.meta.get(field.name, "")
+        form.related.data = ", ".join(revision.meta.get("related", []))
+        policy = session.get(Item, item.policy_id) if item.policy_id else None
+        form.policy_slug.data = policy.slug if policy else ""
+        form.publish_at.data = (
+            item.publish_at.astimezone(SHANGHAI).replace(tzinfo=None) if item.publish_at else None
+        )
+        form.expire_at.data = (
+            item.expire_at.astimezone(SHANGHAI).replace(tzinfo=None) if item.expire_at else None
+        )
+    elif form.validate_on_submit():
+        try:
+            services.save_draft(
+                session, item=item, editor=current_user, draft=_draft_from(form, item.kind)
+            )
+        except services.PublicityError as error:
+            form.form_errors.append(_(str(error)))
+        else:
+            flash(
+                _("Saved as a new revision.")
+                + " "
+                + (
+                    _("The published text stays online until a reviewer publishes this one.")
+                    if item.live
+                    else ""
+                ),
+                "success",
+            )
+            return see_other("publicity.item", item_id=item.id)
+    return render("publicity/edit.html", form=form, item=item)
+
+
+def _workflow(item_id: int, action, success: str):
+    item = _item_or_404(item_id)
+    try:
+        action(item)
+    except services.PublicityError as error:
+        flash(_(str(error)), "error")
+    else:
+        flash(success, "success")
+    return see_other("publicity.item", item_id=item_id)
+
+
+@bp.route("/publicity/manage/<int:item_id>/submit", methods=["POST"])
+@roles_required(*WRITER_ROLES)
+def submit(item_id: int):
+    return _workflow(
+        item_id,
+        lambda i: services.submit(get_session(), item=i, user=current_user),
+        _("Submitted for review. A reviewer will publish it or send it back."),
+    )
+
+
+@bp.route("/publicity/manage/<int:item_id>/publish", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def publish(item_id: int):
+    return _workflow(
+        item_id,
+        lambda i: services.publish(get_session(), item=i, reviewer=current_user),
+        _("Published."),
+    )
+
+
+@bp.route("/publicity/manage/<int:item_id>/send-back", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def send_back(item_id: int):
+    form = ReturnForm()
+    if not form.validate_on_submit():
+        for message in form.comment.errors:
+            flash(message, "error")
+        return see_other("publicity.item", item_id=item_id)
+    return _workflow(
+        item_id,
+        lambda i: services.return_to_author(
+            get_session(), item=i, reviewer=current_user, comment=form.comment.data
+        ),
+        _("Sent back to the author with your comment."),
+    )
+
+
+@bp.route("/publicity/manage/<int:item_id>/retract", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def retract(item_id: int):
+    return _workflow(
+        item_id,
+        lambda i: services.retract(get_session(), item=i, reviewer=current_user),
+        _("Retracted: it has left the public pages."),
+    )
+
+
+@bp.route("/publicity/manage/<int:item_id>/restore/<int:revision_id>", methods=["POST"])
+@roles_required(*WRITER_ROLES)
+def restore(item_id: int, revision_id: int):
+    return _workflow(
+        item_id,
+        lambda i: services.restore(
+            get_session(), item=i, revision_id=revision_id, editor=current_user
+        ),
+        _("The old revision is now the draft. Submit it for review to publish it."),
+    )
+
+
+def _revision_of(item: Item, number: int) -> Revision:
+    revision = (
+        get_session()
+        .exec(select(Revision).where(Revision.item_id == item.id, Revision.number == number))
+        .first()
+    )
+    if revision is None:
+        abort(404)
+    return revision
+
+
+@bp.route("/publicity/manage/<int:item_id>/diff")
+@roles_required(*WRITER_ROLES)
+def diff(item_id: int):
+    item = _item_or_404(item_id)
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    if a is None or b is None:
+        abort(404)
+    old, new = _revision_of(item, min(a, b)), _revision_of(item, max(a, b))
+    return render(
+        "publicity/diff.html", item=item, old=old, new=new, changes=services.revision_diff(old, new)
+    )
+
+
+@bp.route("/publicity/manage/<int:item_id>/preview/<int:number>")
+@roles_required(*WRITER_ROLES)
+def preview(item_id: int, number: int):
+    item = _item_or_404(item_id)
+    return _detail(item, _revision_of(item, number), preview=True)
+
+
+@bp.route("/publicity/manage/<int:item_id>/attachments", methods=["POST"])
+@roles_required(*WRITER_ROLES)
+def upload(item_id: int):
+    item = _item_or_404(item_id)
+    form = UploadForm()
+    if not form.validate_on_submit():
+        for message in form.file.errors:
+            flash(message, "error")
+        return see_other("publicity.item", item_id=item_id)
+    upload = form.file.data
+    try:
+        files.store(
+            get_session(),
+            item=item,
+            filename=upload.filename or "",
+            data=upload.read(),
+            user_id=current_user.id,
+            upload_dir=Path(current_app.config["PORTAL_UPLOAD_DIR"]),
+        )
+    except services.PublicityError as error:
+        flash(_(str(error)), "error")
+    else:
+        if item.live:
+            services.bump_content_version(get_session())
+        flash(_("The file is attached."), "success")
+    return see_other("publicity.item", item_id=item_id)
+
+
+@bp.route("/publicity/review")
+@roles_required(Role.REVIEWER)
+def review_queue():
+    return render("publicity/review.html", rows=services.review_queue(get_session()))

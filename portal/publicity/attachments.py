@@ -1,0 +1,104 @@
+"""Uploads (security.md 20): size limit, type by content, images re-encoded without EXIF."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from sqlmodel import Session
+
+from portal import audit
+from portal.i18n import N_
+from portal.publicity.models import Attachment, Item
+from portal.publicity.services import PublicityError
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+SIGNATURES = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+)
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    """The content type and extension the bytes really are (PDF, JPEG, PNG), or None."""
+    for magic, content_type, extension in SIGNATURES:
+        if data.startswith(magic):
+            return content_type, extension
+    return None
+
+
+def reencode_image(data: bytes, content_type: str) -> bytes:
+    """Decode and save the pixels again: EXIF (GPS included) and anything hidden is dropped."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise PublicityError(N_("The image is too large (at most 40 megapixels)."))
+            image.load()
+            pixels = image.convert("RGB") if content_type == "image/jpeg" else image.copy()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise PublicityError(N_("The image could not be read.")) from error
+    out = io.BytesIO()
+    if content_type == "image/jpeg":
+        pixels.save(out, format="JPEG", quality=88, optimize=True)
+    else:
+        pixels.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def safe_filename(name: str, extension: str) -> str:
+    stem = Path(name or "file").stem
+    stem = re.sub(r"[^\w\-. ]+", "_", stem, flags=re.UNICODE).strip(" ._") or "file"
+    return stem[:80] + extension
+
+
+def store(
+    session: Session, *, item: Item, filename: str, data: bytes, user_id: int, upload_dir: Path
+) -> Attachment:
+    """Check, clean and keep one uploaded file for an item."""
+    if not data:
+        raise PublicityError(N_("The file is empty."))
+    if len(data) > MAX_FILE_BYTES:
+        raise PublicityError(N_("The file is too large (at most 8 MB)."))
+    sniffed = sniff(data)
+    if sniffed is None:
+        raise PublicityError(N_("Only PDF, JPEG and PNG files can be attached."))
+    content_type, extension = sniffed
+    is_image = content_type.startswith("image/")
+    if is_image:
+        data = reencode_image(data, content_type)
+    digest = hashlib.sha256(data).hexdigest()
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    path = upload_dir / digest
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    attachment = Attachment(
+        item_id=item.id,
+        filename=safe_filename(filename, extension),
+        content_type=content_type,
+        size=len(data),
+        sha256=digest,
+        is_image=is_image,
+        created_by=user_id,
+    )
+    session.add(attachment)
+    session.flush()
+    audit.record(
+        session,
+        action="content.attachment_added",
+        actor_id=user_id,
+        target_type="item",
+        target_id=item.id,
+        attachment=attachment.id,
+    )
+    return attachment
+
+
+def file_path(upload_dir: Path, attachment: Attachment) -> Path:
+    return upload_dir / attachment.sha256

@@ -1,0 +1,116 @@
+"""Publicity content (宣传内容): items, their kept revisions, attachments, the site's version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from portal.timeutil import UTCDateTime, utcnow
+
+
+class Kind(StrEnum):
+    NEWS = "news"  # 工作动态
+    NOTICE = "notice"  # 通知公告
+    POLICY = "policy"  # 政策文件
+    INTERPRETATION = "interpretation"  # 政策解读
+    LAW = "law"  # 法律法规
+    CASE = "case"  # 典型案例
+    AD = "ad"  # 公益广告
+    GUIDE = "guide"  # 办事指南
+    PAGE = "page"  # 页面
+
+
+class ItemStatus(StrEnum):
+    """Plone's simple publication workflow."""
+
+    DRAFT = "draft"
+    PENDING = "pending"
+    PUBLISHED = "published"
+    RETRACTED = "retracted"
+
+
+class RevisionStatus(StrEnum):
+    DRAFT = "draft"  # being written
+    PENDING = "pending"  # submitted for review
+    PUBLISHED = "published"  # is or was the live text
+    RETURNED = "returned"  # sent back by a reviewer
+    SUPERSEDED = "superseded"  # a newer draft replaced it before review
+
+
+class Item(SQLModel, table=True):
+    """One piece of content; what the public sees is its live revision."""
+
+    __tablename__ = "content_item"
+    __table_args__ = (Index("ix_content_live", "live", "kind", "published_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True)
+    kind: Kind = Field(sa_type=String(20))
+    status: ItemStatus = Field(default=ItemStatus.DRAFT, sa_type=String(12))
+    # Shown to the public right now: published, publish_at reached, expire_at not reached.
+    live: bool = Field(default=False)
+    author_id: int | None = Field(default=None, foreign_key="user_account.id")
+    live_revision_id: int | None = Field(default=None)
+    working_revision_id: int | None = Field(default=None)
+    policy_id: int | None = Field(default=None, foreign_key="content_item.id")
+    publish_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expire_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Bumped whenever what the public sees of this item changes (drives the search index).
+    public_version: int = Field(default=0)
+    source_file: str | None = Field(default=None, max_length=200)
+    source_hash: str | None = Field(default=None, max_length=64)
+
+
+class Revision(SQLModel, table=True):
+    """A kept version of an item's text and metadata; never changed once submitted."""
+
+    __tablename__ = "content_revision"
+    __table_args__ = (UniqueConstraint("item_id", "number", name="uq_revision_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="content_item.id", index=True)
+    number: int
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=500)
+    body: str = Field(default="", sa_type=Text)
+    body_html: str = Field(default="", sa_type=Text)
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: RevisionStatus = Field(default=RevisionStatus.DRAFT, sa_type=String(12))
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    reviewed_by: int | None = Field(default=None, foreign_key="user_account.id")
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_comment: str | None = Field(default=None, max_length=1000)
+
+
+class Attachment(SQLModel, table=True):
+    """A PDF or image attached to an item; the file lives under instance/uploads."""
+
+    __tablename__ = "content_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="content_item.id", index=True)
+    filename: str = Field(max_length=120)
+    content_type: str = Field(max_length=40)
+    size: int
+    sha256: str = Field(max_length=64)
+    is_image: bool = Field(default=False)
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SiteState(SQLModel, table=True):
+    """One row: the content version every cached public page is keyed on."""
+
+    __tablename__ = "site_state"
+
+    id: int = Field(default=1, primary_key=True)
+    content_version: int = Field(default=1)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

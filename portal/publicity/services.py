@@ -1,0 +1,551 @@
+"""Publicity rules: writing, review (Plone's simple publication workflow), revisions, timing."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, select
+
+from portal import audit, notify
+from portal.auth.models import Role, User
+from portal.i18n import N_
+from portal.notify.models import Channel
+from portal.publicity.markdown import render_markdown
+from portal.publicity.models import (
+    Item,
+    ItemStatus,
+    Kind,
+    Revision,
+    RevisionStatus,
+    SiteState,
+)
+from portal.timeutil import utcnow
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
+TITLE_MAX, SUMMARY_MAX, BODY_MAX = 200, 500, 200_000
+WRITERS = frozenset({Role.EDITOR, Role.REVIEWER})
+REVIEWERS = frozenset({Role.REVIEWER})
+
+
+@dataclass(frozen=True)
+class Column:
+    kind: Kind
+    segment: str
+    title: object  # lazy string
+    listed: bool = True
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column(Kind.NEWS, "news", _l("Work news")),
+    Column(Kind.NOTICE, "notices", _l("Notices")),
+    Column(Kind.POLICY, "policies", _l("Policy documents")),
+    Column(Kind.INTERPRETATION, "interpretations", _l("Policy interpretations")),
+    Column(Kind.LAW, "laws", _l("Laws and regulations")),
+    Column(Kind.CASE, "cases", _l("Typical cases")),
+    Column(Kind.AD, "ads", _l("Public-service ads")),
+    Column(Kind.GUIDE, "guides", _l("Service guides")),
+    Column(Kind.PAGE, "pages", _l("Web pages"), listed=False),
+)
+COLUMN_BY_SEGMENT = {c.segment: c for c in COLUMNS}
+COLUMN_BY_KIND = {c.kind: c for c in COLUMNS}
+
+# Metadata fields a kind carries, in display order (policy: the county's own table).
+META_FIELDS: dict[Kind, tuple[str, ...]] = {
+    Kind.POLICY: ("index_no", "topic", "issuer", "written", "doc_no", "norm_no", "validity"),
+    Kind.LAW: ("issuer", "written", "effective", "validity"),
+}
+META_LABELS = {
+    "index_no": _l("Index number"),  # 索引号
+    "topic": _l("Subject category"),  # 主题分类
+    "issuer": _l("Issuing body"),  # 发布机构
+    "written": _l("Date written"),  # 成文日期
+    "doc_no": _l("Document number"),  # 文号
+    "norm_no": _l("Normative document number"),  # 规范性文件统一编号
+    "validity": _l("Validity"),  # 有效性
+    "effective": _l("In force since"),
+}
+META_MAX = 120
+
+notify.register_template(
+    "publicity.published",
+    subject=N_("Published: {title}"),
+    body=N_("Your item “{title}” was published by a reviewer."),
+)
+notify.register_template(
+    "publicity.returned",
+    subject=N_("Sent back: {title}"),
+    body=N_("A reviewer sent your item “{title}” back with this comment: {comment}"),
+)
+
+
+class PublicityError(Exception):
+    """A publicity rule was broken; the message is translatable."""
+
+
+class NotAllowed(PublicityError):
+    """The user may not do this to this item."""
+
+
+@dataclass
+class Draft:
+    """What a writer submits in the form (or a content file holds)."""
+
+    title: str
+    summary: str = ""
+    body: str = ""
+    meta: dict[str, Any] | None = None
+    publish_at: datetime | None = None
+    expire_at: datetime | None = None
+    policy_slug: str | None = None
+
+
+def _check_draft(session: Session, kind: Kind, draft: Draft) -> tuple[dict, int | None]:
+    title = (draft.title or "").strip()
+    if not title:
+        raise PublicityError(N_("Enter a title."))
+    if len(title) > TITLE_MAX:
+        raise PublicityError(N_("The title may have at most 200 characters."))
+    if len(draft.summary or "") > SUMMARY_MAX:
+        raise PublicityError(N_("The summary may have at most 500 characters."))
+    if len(draft.body or "") > BODY_MAX:
+        raise PublicityError(N_("The text is too long."))
+    if draft.publish_at and draft.expire_at and draft.expire_at <= draft.publish_at:
+        raise PublicityError(N_("The expiry must come after the publication time."))
+    meta = {}
+    for name in META_FIELDS.get(kind, ()):
+        value = (draft.meta or {}).get(name)
+        if isinstance(value, date | datetime):
+            value = value.isoformat()[:10]
+        value = str(value).strip() if value not in (None, "") else ""
+        if len(value) > META_MAX:
+            raise PublicityError(N_("A metadata field may have at most 120 characters."))
+        if value:
+            meta[name] = value
+    related = (draft.meta or {}).get("related") or []
+    if related:
+        meta["related"] = [str(s) for s in related][:10]
+    if (draft.meta or {}).get("image"):
+        meta["image"] = str(draft.meta["image"])[:200]
+    policy_id = None
+    if kind == Kind.INTERPRETATION:
+        if not draft.policy_slug:
+            raise PublicityError(N_("An interpretation must name the policy it explains."))
+        policy = session.exec(select(Item).where(Item.slug == draft.policy_slug)).first()
+        if policy is None or policy.kind != Kind.POLICY:
+            raise PublicityError(N_("There is no policy document with that address."))
+        policy_id = policy.id
+    return meta, policy_id
+
+
+def _require(user: User, roles: frozenset[Role]) -> None:
+    if user.role not in roles:
+        raise NotAllowed(N_("Your account is not allowed to do this."))
+
+
+def _new_revision(
+    session: Session,
+    item: Item,
+    draft: Draft,
+    meta: dict,
+    user_id: int | None,
+    status: RevisionStatus = RevisionStatus.DRAFT,
+) -> Revision:
+    number = (
+        session.exec(select(func.max(Revision.number)).where(Revision.item_id == item.id)).one()
+        or 0
+    ) + 1
+    revision = Revision(
+        item_id=item.id,
+        number=number,
+        title=draft.title.strip(),
+        summary=(draft.summary or "").strip(),
+        body=draft.body or "",
+        body_html=render_markdown(draft.body or ""),
+        meta=meta,
+        status=status,
+        created_by=user_id,
+    )
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def create_item(
+    session: Session, *, author: User, kind: Kind | str, slug: str, draft: Draft
+) -> Item:
+    """A new item in draft, with its first revision."""
+    _require(author, WRITERS)
+    kind = Kind(kind)
+    slug = (slug or "").strip().lower()
+    if not SLUG_RE.match(slug):
+        raise PublicityError(N_("The address may use a-z, 0-9 and hyphens (3-80 characters)."))
+    if session.exec(select(Item.id).where(Item.slug == slug)).first():
+        raise PublicityError(N_("Another item already uses this address."))
+    meta, policy_id = _check_draft(session, kind, draft)
+    item = Item(
+        slug=slug,
+        kind=kind,
+        author_id=author.id,
+        policy_id=policy_id,
+        publish_at=draft.publish_at,
+        expire_at=draft.expire_at,
+    )
+    session.add(item)
+    session.flush()
+    revision = _new_revision(session, item, draft, meta, author.id)
+    item.working_revision_id = revision.id
+    audit.record(
+        session,
+        action="content.created",
+        actor_id=author.id,
+        target_type="item",
+        target_id=item.id,
+        kind=str(kind),
+    )
+    return item
+
+
+def working_revision(session: Session, item: Item) -> Revision | None:
+    return session.get(Revision, item.working_revision_id) if item.working_revision_id else None
+
+
+def live_revision(session: Session, item: Item) -> Revision | None:
+    return session.get(Revision, item.live_revision_id) if item.live_revision_id else None
+
+
+def save_draft(session: Session, *, item: Item, editor: User, draft: Draft) -> Revision:
+    """Every save is kept as a new revision; the live text stays until a reviewer publishes."""
+    _require(editor, WRITERS)
+    current = working_revision(session, item)
+    if current is not None and current.status == RevisionStatus.PENDING:
+        raise PublicityError(N_("This item is waiting for review; wait for the outcome."))
+    meta, policy_id = _check_draft(session, item.kind, draft)
+    if current is not None and current.status == RevisionStatus.DRAFT:
+        current.status = RevisionStatus.SUPERSEDED
+        session.add(current)
+    revision = _new_revision(session, item, draft, meta, editor.id)
+    item.working_revision_id = revision.id
+    item.policy_id = policy_id if item.kind == Kind.INTERPRETATION else item.policy_id
+    item.publish_at, item.expire_at = draft.publish_at, draft.expire_at
+    if item.status == ItemStatus.RETRACTED:
+        item.status = ItemStatus.DRAFT
+    item.updated_at = utcnow()
+    session.add(item)
+    audit.record(
+        session,
+        action="content.edited",
+        actor_id=editor.id,
+        target_type="item",
+        target_id=item.id,
+        revision=revision.number,
+    )
+    return revision
+
+
+def submit(session: Session, *, item: Item, user: User) -> Revision:
+    """Send the working revision to the reviewers."""
+    _require(user, WRITERS)
+    revision = working_revision(session, item)
+    if revision is None or revision.status != RevisionStatus.DRAFT:
+        raise PublicityError(N_("There is no new draft to submit."))
+    revision.status = RevisionStatus.PENDING
+    session.add(revision)
+    if item.status != ItemStatus.PUBLISHED:
+        item.status = ItemStatus.PENDING
+    item.updated_at = utcnow()
+    session.add(item)
+    audit.record(
+        session,
+        action="content.submitted",
+        actor_id=user.id,
+        target_type="item",
+        target_id=item.id,
+        revision=revision.number,
+    )
+    return revision
+
+
+def pending_revision(session: Session, item: Item) -> Revision | None:
+    revision = working_revision(session, item)
+    return revision if revision is not None and revision.status == RevisionStatus.PENDING else None
+
+
+def is_live(item: Item, now: datetime) -> bool:
+    return (
+        item.status == ItemStatus.PUBLISHED
+        and (item.publish_at is None or item.publish_at <= now)
+        and (item.expire_at is None or item.expire_at > now)
+    )
+
+
+def _set_live(session: Session, item: Item, now: datetime) -> bool:
+    """Recompute whether the public sees the item; True when that (or its text) changed."""
+    live = is_live(item, now)
+    changed = live != item.live
+    item.live = live
+    session.add(item)
+    return changed
+
+
+def bump_content_version(session: Session) -> None:
+    """Every cached public page is keyed on this version: changing it clears them all."""
+    result = session.execute(
+        update(SiteState)
+        .where(SiteState.id == 1)
+        .values(content_version=SiteState.content_version + 1, changed_at=utcnow())
+    )
+    if not result.rowcount:
+        session.add(SiteState(id=1, content_version=2))
+    session.flush()
+
+
+def _public_change(session: Session, item: Item) -> None:
+    item.public_version += 1
+    session.add(item)
+    bump_content_version(session)
+    from portal.search import sync_after_commit
+
+    sync_after_commit(session, [item.id])
+
+
+def _tell_author(session: Session, revision: Revision, template: str, **context) -> None:
+    if revision.created_by is None:
+        return
+    author = session.get(User, revision.created_by)
+    if author is None:
+        return
+    notify.enqueue(
+        session,
+        key=f"publicity:revision:{revision.id}:{template}",
+        to=notify.Recipient.for_user(author),
+        template=template,
+        context={"title": revision.title, **context},
+        channels=[Channel.INAPP],
+    )
+
+
+def publish(
+    session: Session, *, item: Item, reviewer: User, now: datetime | None = None
+) -> Revision:
+    """Make the pending revision live (at publish_at, if that is later)."""
+    _require(reviewer, REVIEWERS)
+    revision = pending_revision(session, item)
+    if revision is None:
+        raise PublicityError(N_("Nothing is waiting for review on this item."))
+    if revision.created_by == reviewer.id:
+        raise NotAllowed(N_("You cannot publish your own writing; another reviewer must."))
+    now = now or utcnow()
+    previous = live_revision(session, item)
+    if previous is not None and previous.id != revision.id:
+        previous.status = RevisionStatus.SUPERSEDED
+        session.add(previous)
+    revision.status = RevisionStatus.PUBLISHED
+    revision.reviewed_by, revision.reviewed_at = reviewer.id, now
+    session.add(revision)
+    item.live_revision_id = revision.id
+    item.status = ItemStatus.PUBLISHED
+    if item.published_at is None:
+        item.published_at = max(now, item.publish_at) if item.publish_at else now
+    item.updated_at = now
+    _set_live(session, item, now)
+    _public_change(session, item)
+    _tell_author(session, revision, "publicity.published")
+    audit.record(
+        session,
+        action="content.published",
+        actor_id=reviewer.id,
+        target_type="item",
+        target_id=item.id,
+        revision=revision.number,
+    )
+    return revision
+
+
+def return_to_author(session: Session, *, item: Item, reviewer: User, comment: str) -> Revision:
+    """Send the pending revision back with a comment; a live text stays live."""
+    _require(reviewer, REVIEWERS)
+    comment = (comment or "").strip()
+    if not comment:
+        raise PublicityError(N_("Say what needs to change."))
+    if len(comment) > 1000:
+        raise PublicityError(N_("The comment may have at most 1,000 characters."))
+    revision = pending_revision(session, item)
+    if revision is None:
+        raise PublicityError(N_("Nothing is waiting for review on this item."))
+    revision.status = RevisionStatus.RETURNED
+    revision.reviewed_by, revision.reviewed_at = reviewer.id, utcnow()
+    revision.review_comment = comment
+    session.add(revision)
+    if item.status == ItemStatus.PENDING:
+        item.status = ItemStatus.DRAFT
+    # The returned text becomes the writer's starting point again.
+    item.working_revision_id = revision.id
+    session.add(item)
+    _tell_author(session, revision, "publicity.returned", comment=comment)
+    audit.record(
+        session,
+        action="content.returned",
+        actor_id=reviewer.id,
+        target_type="item",
+        target_id=item.id,
+        revision=revision.number,
+    )
+    return revision
+
+
+def retract(session: Session, *, item: Item, reviewer: User) -> None:
+    """Take a published item off the public pages (it stays for editors)."""
+    _require(reviewer, REVIEWERS)
+    if item.status != ItemStatus.PUBLISHED:
+        raise PublicityError(N_("Only a published item can be retracted."))
+    item.status = ItemStatus.RETRACTED
+    item.updated_at = utcnow()
+    _set_live(session, item, utcnow())
+    _public_change(session, item)
+    audit.record(
+        session,
+        action="content.retracted",
+        actor_id=reviewer.id,
+        target_type="item",
+        target_id=item.id,
+    )
+
+
+def restore(session: Session, *, item: Item, revision_id: int, editor: User) -> Revision:
+    """Start a new draft from an old revision; it goes through review like any edit."""
+    old = session.get(Revision, revision_id)
+    if old is None or old.item_id != item.id:
+        raise PublicityError(N_("That revision does not belong to this item."))
+    policy = session.get(Item, item.policy_id) if item.policy_id else None
+    draft = Draft(
+        title=old.title,
+        summary=old.summary,
+        body=old.body,
+        meta=dict(old.meta),
+        publish_at=item.publish_at,
+        expire_at=item.expire_at,
+        policy_slug=policy.slug if policy else None,
+    )
+    revision = save_draft(session, item=item, editor=editor, draft=draft)
+    audit.record(
+        session,
+        action="content.restored",
+        actor_id=editor.id,
+        target_type="item",
+        target_id=item.id,
+        from_revision=old.number,
+        revision=revision.number,
+    )
+    return revision
+
+
+def revision_diff(old: Revision, new: Revision) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Per field, lines marked ' ' same, '-' removed, '+' added (only fields that differ)."""
+    fields = [
+        ("title", old.title, new.title),
+        ("summary", old.summary, new.summary),
+        ("body", old.body, new.body),
+        ("meta", _meta_text(old.meta), _meta_text(new.meta)),
+    ]
+    result = []
+    for name, a, b in fields:
+        if a == b:
+            continue
+        lines = []
+        for line in difflib.ndiff(a.splitlines(), b.splitlines()):
+            if line.startswith("? "):
+                continue
+            lines.append((line[0], line[2:]))
+        result.append((name, lines))
+    return result
+
+
+def _meta_text(meta: dict) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in sorted(meta.items()))
+
+
+def refresh_timed(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Carry out publish-at and expire-at: items whose visibility changed since the last run."""
+    now = now or utcnow()
+    candidates = session.exec(
+        select(Item).where(
+            Item.status == ItemStatus.PUBLISHED,
+            or_(Item.publish_at.is_not(None), Item.expire_at.is_not(None)),
+        )
+    ).all()
+    changed = []
+    for item in candidates:
+        if _set_live(session, item, now):
+            changed.append(item.id)
+            _public_change(session, item)
+            audit.record(
+                session,
+                action="content.went_live" if item.live else "content.expired",
+                target_type="item",
+                target_id=item.id,
+            )
+    return changed
+
+
+# Reading ---------------------------------------------------------------------------------
+
+
+def live_items(session: Session, *, kind: Kind | None = None, year: int | None = None):
+    statement = select(Item).where(Item.live.is_(True))
+    if kind is not None:
+        statement = statement.where(Item.kind == kind)
+    return statement
+
+
+def page_of(session: Session, statement, *, page: int, per_page: int):
+    count = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    rows = session.exec(
+        statement.order_by(Item.published_at.desc(), Item.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return rows, count
+
+
+def with_revisions(
+    session: Session, items: list[Item], *, live: bool = True
+) -> list[tuple[Item, Revision]]:
+    ids = [i.live_revision_id if live else i.working_revision_id for i in items]
+    revisions = {
+        r.id: r
+        for r in session.exec(select(Revision).where(Revision.id.in_([i for i in ids if i])))
+    }
+    return [
+        (item, revisions[rid]) for item, rid in zip(items, ids, strict=True) if rid in revisions
+    ]
+
+
+def live_by_slug(session: Session, slug: str) -> tuple[Item, Revision] | None:
+    item = session.exec(select(Item).where(Item.slug == slug, Item.live.is_(True))).first()
+    if item is None:
+        return None
+    revision = live_revision(session, item)
+    return (item, revision) if revision else None
+
+
+def content_version(session: Session) -> tuple[int, datetime]:
+    state = session.get(SiteState, 1)
+    if state is None:
+        return 1, datetime(2026, 1, 1, tzinfo=utcnow().tzinfo)
+    return state.content_version, state.changed_at
+
+
+def review_queue(session: Session) -> list[tuple[Item, Revision]]:
+    rows = session.exec(
+        select(Item, Revision)
+        .join(Revision, Revision.id == Item.working_revision_id)
+        .where(Revision.status == RevisionStatus.PENDING)
+        .order_by(Revision.created_at)
+    ).all()
+    return [(item, revision) for item, revision in rows]
