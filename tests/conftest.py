@@ -45,6 +45,7 @@ def app_config(url: str, **extra) -> dict:
         "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
         "SECRET_KEY_GENERATED": False,
         "PORTAL_LOG_LEVEL": "WARNING",
+        "PORTAL_PAGE_CACHE_TTL": 0,
     }
     if "REDIS_URL" not in extra:
         config["RATELIMIT_STORAGE_URI"] = "memory://"
@@ -96,11 +97,15 @@ def new_app() -> Iterator:
 
 
 @pytest.fixture()
-def app(base_app: Flask) -> Iterator[Flask]:
+def app(base_app: Flask, tmp_path) -> Iterator[Flask]:
     """The app with every session bound to one connection rolled back after the test.
 
-    No app context stays pushed, so each request gets its own `g` as in production.
+    No app context stays pushed, so each request gets its own `g` as in production. Each test
+    has its own search index and upload folder, and an empty page cache.
     """
+    base_app.config["PORTAL_SEARCH_DIR"] = str(tmp_path / "search")
+    base_app.config["PORTAL_UPLOAD_DIR"] = str(tmp_path / "uploads")
+    base_app.extensions["page_cache"].clear()
     with base_app.app_context():
         limiter.reset()  # rate-limit counters start empty in every test
     state = base_app.extensions["portal_db"]
@@ -137,8 +142,15 @@ def make_client(app: Flask):
     return app.test_client
 
 
-def csrf_token(client: FlaskClient, path: str = "/") -> str:
-    """A CSRF token valid for this client's session, read from a page as a browser would."""
+def csrf_token(client: FlaskClient, path: str | None = None) -> str:
+    """A CSRF token valid for this client's session, read from a page as a browser would.
+
+    Anonymous pages carry no token (they are cached for everyone): the login form has one,
+    and every page has one once logged in.
+    """
+    if path is None:
+        response = client.get("/auth/login")
+        path = "/auth/login" if response.status_code == 200 else "/"
     html = client.get(path).get_data(as_text=True)
     match = CSRF_RE.search(html)
     assert match, f"no CSRF token on {path}"

@@ -84,16 +84,21 @@ class SearchIndex:
     # Reading ------------------------------------------------------------------------------
 
     def searcher(self):
+        """The cached searcher, replaced only when the index has had a new commit.
+
+        (whoosh3's Searcher.refresh() fails on an index that was empty, so a changed index
+        gets a fresh searcher; an unchanged one is reused as is.)
+        """
         with self._lock:
-            if self._searcher is None:
+            if self._searcher is None or not self._searcher.up_to_date():
+                if self._searcher is not None:
+                    self._searcher.close()
                 self._searcher = self.ix.searcher()
-            else:
-                self._searcher = self._searcher.refresh()
             return self._searcher
 
-    def _word_query(self, searcher, word: str):
+    def _word_query(self, searcher, word: str, *, alone: bool):
         fields = ("title", "summary", "body")
-        if len(word) == 1 and not word.isascii():
+        if alone and len(word) == 1 and not word.isascii():
             # A single character is not a word for the segmenter: match the words containing it.
             terms = []
             for fieldname in fields:
@@ -122,7 +127,9 @@ class SearchIndex:
         if not words:
             return results
         searcher = self.searcher()
-        clauses = [q for q in (self._word_query(searcher, w) for w in words) if q is not None]
+        alone = len(words) == 1
+        clauses = [q for q in (self._word_query(searcher, w, alone=alone) for w in words)
+                   if q is not None]
         if not clauses:
             return results
         filters = [Term("kind", kind)] if kind else []

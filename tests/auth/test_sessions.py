@@ -41,7 +41,7 @@ def test_cookies_are_secure_when_configured(db_url, new_app):
     app = new_app(db_url)
     assert app.config["SESSION_COOKIE_SECURE"] is False
     secure = new_app(db_url, SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
-    response = secure.test_client().get("/", base_url="https://localhost")
+    response = secure.test_client().get("/auth/login", base_url="https://localhost")
     assert "Secure" in response.headers["Set-Cookie"]
 
 

@@ -1,0 +1,156 @@
+"""Chinese search: words, phrases, filters, odd queries; the index follows the workflow."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from portal.publicity import services
+from portal.publicity.loader import load_directory
+from portal.search import catch_up, get_index
+from tests.conftest import page_text
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+
+
+@pytest.fixture()
+def shipped(app):
+    """The real shipped content, loaded and indexed."""
+    from portal.extensions import db
+
+    with app.app_context():
+        results = load_directory(db, CONTENT, report=lambda r: None)
+        assert not [r for r in results if r.outcome == "error"]
+    return results
+
+
+def _titles(client, query, **params):
+    response = client.get("/search", query_string={"q": query, **params})
+    assert response.status_code == 200
+    return page_text(response)
+
+
+@pytest.mark.parametrize("word", ["监护", "慈善", "督导", "帮扶", "家长学校", "留守儿童", "应急救助",
+                                  "联席会议", "关爱保护", "委托监护", "信息排查"])
+def test_the_policy_is_found_by_two_and_four_character_words(client, shipped, word):
+    text = _titles(client, word)
+    assert "松阳县人民政府办公室关于加强留守儿童关爱保护工作的实施意见" in text
+
+
+def test_title_is_weighted_above_body(client, shipped):
+    response = client.get("/search", query_string={"q": "慈善法"})
+    first = page_text(response).split("条结果")[1]
+    assert first.strip().startswith("中华人民共和国慈善法")
+
+
+def test_snippets_highlight_the_words(client, shipped):
+    html = client.get("/search", query_string={"q": "督导"}).get_data(as_text=True)
+    assert '<mark class="hl t0">督导</mark>' in html or "<mark" in html and "督导</mark>" in html
+
+
+def test_filters_by_column_and_year(client, shipped):
+    laws_only = _titles(client, "未成年人", kind="law")
+    assert "中华人民共和国未成年人保护法" in laws_only
+    assert "松阳县人民政府办公室关于加强" not in laws_only
+    in_2017 = _titles(client, "留守儿童", year="2017")
+    assert "松阳县人民政府办公室关于加强" in in_2017 and "上线试运行" not in in_2017
+
+
+def test_single_character_queries_find_words_containing_it(client, shipped):
+    assert "条结果" in _titles(client, "爱")
+
+
+@pytest.mark.parametrize("query", ["title:监护", "监护*", '"监护', "监护 AND 儿童", "((监护", "监护)",
+                                   "a" * 1000, "监护" * 500, "<script>alert(1)</script>", "'; DROP TABLE x; --",
+                                   "𠮷", "🙂", "   "])
+def test_odd_queries_are_answered_sensibly(client, shipped, query):
+    response = client.get("/search", query_string={"q": query})
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
+    if "监护" in query:
+        assert "条结果" in page_text(response)
+
+
+def test_words_no_item_has_together_fall_back_to_some(client, shipped):
+    text = _titles(client, "监护 zzzyyyxxx")
+    assert "条结果" in text and "部分" in text
+
+
+def test_pagination(client, shipped):
+    first = _titles(client, "儿童")
+    assert "第 1 页" in first
+    assert "第 2 页" in _titles(client, "儿童", page=2)
+
+
+def test_live_results_for_htmx_return_only_the_results(client, shipped):
+    response = client.get("/search", query_string={"q": "监护"}, headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="results"') and "<html" not in html
+
+
+def test_retracted_items_leave_search(app, client, session, publish, reviewer):
+    item = publish(kind="news", slug="n-river", title="暑期防溺水安全教育", body="防溺水 安全 教育")
+    assert "暑期防溺水安全教育" in _titles(client, "防溺水")
+    with app.app_context():
+        services.retract(session, item=item, reviewer=reviewer)
+        session.commit()
+    assert "暑期防溺水安全教育" not in _titles(client, "防溺水")
+
+
+def test_editing_updates_the_index_when_published(app, client, session, publish, editor, reviewer):
+    item = publish(kind="news", slug="n-edit", title="旧的标题", body="内容")
+    with app.app_context():
+        services.save_draft(session, item=item, editor=editor,
+                            draft=services.Draft(title="崭新的标题", body="内容"))
+        services.submit(session, item=item, user=editor)
+        session.commit()
+        assert "旧的标题" in _titles(client, "标题")  # the live text is still the old one
+        services.publish(session, item=item, reviewer=reviewer)
+        session.commit()
+    text = _titles(client, "标题")
+    assert "崭新的标题" in text and "旧的标题" not in text
+
+
+def test_expiry_removes_from_search(app, client, session, publish, time_machine):
+    now = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
+    time_machine.move_to(now, tick=False)
+    publish(kind="notice", slug="n-expire", title="限时通知", body="报名截止", expire_at=now + timedelta(hours=1))
+    assert "限时通知" in _titles(client, "通知")
+    time_machine.move_to(now + timedelta(hours=2), tick=False)
+    with app.app_context():
+        services.refresh_timed(session)
+        session.commit()
+    assert "限时通知" not in _titles(client, "通知")
+
+
+def test_catch_up_repairs_the_index_after_a_crash(app, client, session, publish, monkeypatch):
+    import portal.search.index as index_module
+
+    # The process dies after the commit, before indexing: nothing reaches the index.
+    monkeypatch.setattr(index_module, "sync_items", lambda *a, **k: None)
+    publish(kind="news", slug="n-lost", title="未入索引的新闻", body="儿童之家 开放")
+    assert "未入索引的新闻" not in _titles(client, "儿童之家")
+    monkeypatch.undo()
+    with app.app_context():
+        result = catch_up(session)
+    assert result == {"indexed": 1, "removed": 0}
+    assert "未入索引的新闻" in _titles(client, "儿童之家")
+    with app.app_context():
+        assert catch_up(session) == {"indexed": 0, "removed": 0}
+
+
+def test_reindex_command_rebuilds_with_a_progress_bar(app, shipped):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["search", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert f"Indexed {len(shipped)} published items." in result.output
+    with app.app_context():
+        assert len(get_index().versions()) == len(shipped)
+
+
+def test_the_searcher_is_reused_between_queries(app, shipped):
+    with app.app_context():
+        index = get_index()
+        first = index.searcher()
+        index.search("监护")
+        assert index.searcher() is first
