@@ -83,6 +83,13 @@ def test_route_matrix(app, session, profile):
         if _allowed(access, profile):
             if status in (401, 403) or to_login:
                 failures.append(f"{profile} {method} {url}: allowed but got {status}")
+            if status >= 500:
+                failures.append(f"{profile} {method} {url}: server error {status}")
+            if method == "GET":
+                # The same page asked for by htmx (a fragment where the view has one).
+                partial = client.get(url, headers={"HX-Request": "true"}).status_code
+                if partial >= 500 or partial in (401, 403):
+                    failures.append(f"{profile} GET {url} (htmx): got {partial}")
         elif profile == ANONYMOUS:
             if not to_login:
                 failures.append(f"{method} {url}: anonymous should go to login, got {status}")

@@ -384,7 +384,7 @@ def manage():
     return render(
         "publicity/manage.html",
         block="results",
-        status=status,
+        state=status,
         kind=kind,
         page=Page(items=rows, page=page, per_page=PER_PAGE, total=total),
         columns=services.COLUMNS,

@@ -128,8 +128,9 @@ class SearchIndex:
             return results
         searcher = self.searcher()
         alone = len(words) == 1
-        clauses = [q for q in (self._word_query(searcher, w, alone=alone) for w in words)
-                   if q is not None]
+        clauses = [
+            q for q in (self._word_query(searcher, w, alone=alone) for w in words) if q is not None
+        ]
         if not clauses:
             return results
         filters = [Term("kind", kind)] if kind else []
@@ -307,6 +308,12 @@ def catch_up(session: Session, index: SearchIndex | None = None) -> dict[str, in
     extra = [i for i in indexed if i not in wanted]
     if stale or extra:
         index.update(_live_documents(session, stale) if stale else [], delete_ids=extra)
+        # Cached search pages answered from the old index: let them go.
+        from portal.extensions import db
+        from portal.publicity.services import bump_content_version
+
+        with db.transaction() as write:
+            bump_content_version(write)
     return {"indexed": len(stale), "removed": len(extra)}
 
 

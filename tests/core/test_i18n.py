@@ -22,8 +22,11 @@ KEYWORDS = {
 
 
 def _source_messages() -> set:
-    method_map = [("portal/**.py", "python"), ("portal/templates/**.html", "jinja2"),
-                  ("portal/templates/**.xml", "jinja2")]
+    method_map = [
+        ("portal/**.py", "python"),
+        ("portal/templates/**.html", "jinja2"),
+        ("portal/templates/**.xml", "jinja2"),
+    ]
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map=method_map, keywords=KEYWORDS

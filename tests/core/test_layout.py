@@ -76,7 +76,9 @@ def test_elder_mode_is_switched_on_and_remembered(client):
 
 
 def test_elder_mode_refuses_foreign_next(client):
-    response = client.get("/settings/display", query_string={"elder": "1", "next": "//evil.example/"})
+    response = client.get(
+        "/settings/display", query_string={"elder": "1", "next": "//evil.example/"}
+    )
     assert response.headers["Location"] == "/"
 
 

@@ -24,13 +24,32 @@ def reviewer(session):
 def publish(app, session, editor, reviewer):
     """Write, submit and publish an item; returns it (committed, indexed after commit)."""
 
-    def make(kind="news", slug="item-one", title="标题", body="正文", summary="", meta=None,
-             publish_at=None, expire_at=None, policy_slug=None):
+    def make(
+        kind="news",
+        slug="item-one",
+        title="标题",
+        body="正文",
+        summary="",
+        meta=None,
+        publish_at=None,
+        expire_at=None,
+        policy_slug=None,
+    ):
         with app.app_context():
             item = services.create_item(
-                session, author=editor, kind=kind, slug=slug,
-                draft=Draft(title=title, summary=summary, body=body, meta=meta,
-                            publish_at=publish_at, expire_at=expire_at, policy_slug=policy_slug),
+                session,
+                author=editor,
+                kind=kind,
+                slug=slug,
+                draft=Draft(
+                    title=title,
+                    summary=summary,
+                    body=body,
+                    meta=meta,
+                    publish_at=publish_at,
+                    expire_at=expire_at,
+                    policy_slug=policy_slug,
+                ),
             )
             services.submit(session, item=item, user=editor)
             services.publish(session, item=item, reviewer=reviewer)

@@ -30,8 +30,22 @@ def _titles(client, query, **params):
     return page_text(response)
 
 
-@pytest.mark.parametrize("word", ["监护", "慈善", "督导", "帮扶", "家长学校", "留守儿童", "应急救助",
-                                  "联席会议", "关爱保护", "委托监护", "信息排查"])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "监护",
+        "慈善",
+        "督导",
+        "帮扶",
+        "家长学校",
+        "留守儿童",
+        "应急救助",
+        "联席会议",
+        "关爱保护",
+        "委托监护",
+        "信息排查",
+    ],
+)
 def test_the_policy_is_found_by_two_and_four_character_words(client, shipped, word):
     text = _titles(client, word)
     assert "松阳县人民政府办公室关于加强留守儿童关爱保护工作的实施意见" in text
@@ -60,9 +74,24 @@ def test_single_character_queries_find_words_containing_it(client, shipped):
     assert "条结果" in _titles(client, "爱")
 
 
-@pytest.mark.parametrize("query", ["title:监护", "监护*", '"监护', "监护 AND 儿童", "((监护", "监护)",
-                                   "a" * 1000, "监护" * 500, "<script>alert(1)</script>", "'; DROP TABLE x; --",
-                                   "𠮷", "🙂", "   "])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "title:监护",
+        "监护*",
+        '"监护',
+        "监护 AND 儿童",
+        "((监护",
+        "监护)",
+        "a" * 1000,
+        "监护" * 500,
+        "<script>alert(1)</script>",
+        "'; DROP TABLE x; --",
+        "𠮷",
+        "🙂",
+        "   ",
+    ],
+)
 def test_odd_queries_are_answered_sensibly(client, shipped, query):
     response = client.get("/search", query_string={"q": query})
     assert response.status_code == 200
@@ -100,8 +129,9 @@ def test_retracted_items_leave_search(app, client, session, publish, reviewer):
 def test_editing_updates_the_index_when_published(app, client, session, publish, editor, reviewer):
     item = publish(kind="news", slug="n-edit", title="旧的标题", body="内容")
     with app.app_context():
-        services.save_draft(session, item=item, editor=editor,
-                            draft=services.Draft(title="崭新的标题", body="内容"))
+        services.save_draft(
+            session, item=item, editor=editor, draft=services.Draft(title="崭新的标题", body="内容")
+        )
         services.submit(session, item=item, user=editor)
         session.commit()
         assert "旧的标题" in _titles(client, "标题")  # the live text is still the old one
@@ -114,7 +144,13 @@ def test_editing_updates_the_index_when_published(app, client, session, publish,
 def test_expiry_removes_from_search(app, client, session, publish, time_machine):
     now = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
     time_machine.move_to(now, tick=False)
-    publish(kind="notice", slug="n-expire", title="限时通知", body="报名截止", expire_at=now + timedelta(hours=1))
+    publish(
+        kind="notice",
+        slug="n-expire",
+        title="限时通知",
+        body="报名截止",
+        expire_at=now + timedelta(hours=1),
+    )
     assert "限时通知" in _titles(client, "通知")
     time_machine.move_to(now + timedelta(hours=2), tick=False)
     with app.app_context():

@@ -16,8 +16,13 @@ T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 
 
 def _new(session, author, slug="a-news", **kw):
-    return services.create_item(session, author=author, kind=kw.pop("kind", "news"), slug=slug,
-                                draft=Draft(title=kw.pop("title", "原标题"), body=kw.pop("body", "第一段"), **kw))
+    return services.create_item(
+        session,
+        author=author,
+        kind=kw.pop("kind", "news"),
+        slug=slug,
+        draft=Draft(title=kw.pop("title", "原标题"), body=kw.pop("body", "第一段"), **kw),
+    )
 
 
 @pytest.mark.parametrize("role", [r for r in Role if r not in (Role.EDITOR, Role.REVIEWER)])
@@ -37,8 +42,9 @@ def test_only_reviewers_publish(app, session, editor, role):
         with pytest.raises(NotAllowed):
             services.retract(session, item=item, reviewer=make_user(session, role=role))
         with pytest.raises(NotAllowed):
-            services.return_to_author(session, item=item, reviewer=make_user(session, role=role),
-                                      comment="x")
+            services.return_to_author(
+                session, item=item, reviewer=make_user(session, role=role), comment="x"
+            )
 
 
 def test_a_reviewer_never_publishes_their_own_writing(app, session, reviewer):
@@ -76,11 +82,14 @@ def test_sending_back_tells_the_author_and_keeps_the_comment(app, session, edito
         services.submit(session, item=item, user=editor)
         with pytest.raises(PublicityError, match="Say what"):
             services.return_to_author(session, item=item, reviewer=reviewer, comment="  ")
-        revision = services.return_to_author(session, item=item, reviewer=reviewer,
-                                             comment="请补充时间地点")
+        revision = services.return_to_author(
+            session, item=item, reviewer=reviewer, comment="请补充时间地点"
+        )
         assert revision.status == RevisionStatus.RETURNED and item.status == ItemStatus.DRAFT
         session.commit()
-        (message,) = session.exec(select(OutboxMessage).where(OutboxMessage.user_id == editor.id)).all()
+        (message,) = session.exec(
+            select(OutboxMessage).where(OutboxMessage.user_id == editor.id)
+        ).all()
         assert message.channel == "inapp" and "请补充时间地点" in message.body
 
 
@@ -101,8 +110,9 @@ def test_editing_a_published_item_keeps_it_live_until_the_new_revision_is_publis
         item = _new(session, editor)
         services.submit(session, item=item, user=editor)
         first = services.publish(session, item=item, reviewer=reviewer)
-        second = services.save_draft(session, item=item, editor=editor,
-                                     draft=Draft(title="新标题", body="第二段"))
+        second = services.save_draft(
+            session, item=item, editor=editor, draft=Draft(title="新标题", body="第二段")
+        )
         assert item.live and item.live_revision_id == first.id
         assert services.live_revision(session, item).title == "原标题"
         services.submit(session, item=item, user=editor)
@@ -115,11 +125,18 @@ def test_editing_a_published_item_keeps_it_live_until_the_new_revision_is_publis
 def test_every_save_is_kept_and_can_be_compared_and_restored(app, session, editor, reviewer):
     with app.app_context():
         item = _new(session, editor, body="第一段\n第二段")
-        services.save_draft(session, item=item, editor=editor,
-                            draft=Draft(title="原标题", body="第一段\n第二段（修改）\n第三段"))
-        services.save_draft(session, item=item, editor=editor, draft=Draft(title="再改", body="全新"))
-        revisions = session.exec(select(Revision).where(Revision.item_id == item.id)
-                                 .order_by(Revision.number)).all()
+        services.save_draft(
+            session,
+            item=item,
+            editor=editor,
+            draft=Draft(title="原标题", body="第一段\n第二段（修改）\n第三段"),
+        )
+        services.save_draft(
+            session, item=item, editor=editor, draft=Draft(title="再改", body="全新")
+        )
+        revisions = session.exec(
+            select(Revision).where(Revision.item_id == item.id).order_by(Revision.number)
+        ).all()
         assert [r.number for r in revisions] == [1, 2, 3]
         changes = dict(services.revision_diff(revisions[0], revisions[1]))
         assert set(changes) == {"body"}
@@ -131,12 +148,14 @@ def test_every_save_is_kept_and_can_be_compared_and_restored(app, session, edito
         assert not item.live
 
 
-def test_scheduled_publication_and_expiry_are_carried_out_by_the_job(app, session, editor, reviewer,
-                                                                       time_machine):
+def test_scheduled_publication_and_expiry_are_carried_out_by_the_job(
+    app, session, editor, reviewer, time_machine
+):
     time_machine.move_to(T0, tick=False)
     with app.app_context():
-        item = _new(session, editor, publish_at=T0 + timedelta(days=1),
-                    expire_at=T0 + timedelta(days=3))
+        item = _new(
+            session, editor, publish_at=T0 + timedelta(days=1), expire_at=T0 + timedelta(days=3)
+        )
         services.submit(session, item=item, user=editor)
         services.publish(session, item=item, reviewer=reviewer)
         assert item.status == ItemStatus.PUBLISHED and not item.live
@@ -174,15 +193,30 @@ def test_bad_addresses_are_refused(app, session, editor, slug):
 def test_interpretations_link_to_an_existing_policy(app, session, editor, publish):
     with app.app_context():
         with pytest.raises(PublicityError, match="name the policy"):
-            services.create_item(session, author=editor, kind="interpretation", slug="i-one",
-                                 draft=Draft(title="解读"))
+            services.create_item(
+                session,
+                author=editor,
+                kind="interpretation",
+                slug="i-one",
+                draft=Draft(title="解读"),
+            )
         with pytest.raises(PublicityError, match="no policy"):
-            services.create_item(session, author=editor, kind="interpretation", slug="i-one",
-                                 draft=Draft(title="解读", policy_slug="missing"))
+            services.create_item(
+                session,
+                author=editor,
+                kind="interpretation",
+                slug="i-one",
+                draft=Draft(title="解读", policy_slug="missing"),
+            )
     policy = publish(kind="policy", slug="p-main", title="政策")
     with app.app_context():
-        item = services.create_item(session, author=editor, kind="interpretation", slug="i-one",
-                                    draft=Draft(title="解读", policy_slug="p-main"))
+        item = services.create_item(
+            session,
+            author=editor,
+            kind="interpretation",
+            slug="i-one",
+            draft=Draft(title="解读", policy_slug="p-main"),
+        )
         assert item.policy_id == policy.id
 
 
