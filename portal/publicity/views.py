@@ -596,12 +596,14 @@ def upload(item_id: int):
             flash(message, "error")
         return see_other("publicity.item", item_id=item_id)
     upload = form.file.data
+    data = upload.read()
+    upload.close()
     try:
         files.store(
             get_session(),
             item=item,
             filename=upload.filename or "",
-            data=upload.read(),
+            data=data,
             user_id=current_user.id,
             upload_dir=Path(current_app.config["PORTAL_UPLOAD_DIR"]),
         )

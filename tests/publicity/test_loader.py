@@ -1,0 +1,164 @@
+"""`flask content load`: the shipped content, idempotence, updates, and clear errors per file."""
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from portal.extensions import db
+from portal.publicity.loader import load_directory
+from portal.publicity.models import Item, Revision
+from portal.publicity.services import live_revision
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+GOOD = """---
+slug: {slug}
+kind: news
+title: 测试新闻
+summary: 摘要
+published_at: 2026-11-20
+---
+## 正文
+
+第一段。
+"""
+
+
+def _load(app, directory):
+    lines = []
+    with app.app_context():
+        results = load_directory(db, directory, report=lambda r: lines.append(r))
+    return {r.path.name: r for r in results}
+
+
+def test_the_shipped_content_loads_with_the_county_policy(app, session):
+    results = _load(app, CONTENT)
+    assert all(r.outcome == "created" for r in results.values()), results
+    policy = session.exec(select(Item).where(Item.slug == "songyang-2017-139")).one()
+    revision = live_revision(session, policy)
+    assert policy.live and policy.kind == "policy"
+    assert revision.meta["doc_no"] == "松政办发〔2017〕139号"
+    assert revision.meta["norm_no"] == "KSYD01-2017-0024"
+    assert "一对一帮扶" in revision.body and len(revision.body) > 4000
+    annex = session.exec(select(Item).where(Item.slug == "songyang-2017-139-annex-2")).one()
+    assert live_revision(session, annex).body.count("\n## ") >= 26
+    kinds = {i.kind for i in session.exec(select(Item))}
+    assert {"policy", "interpretation", "law", "guide", "page", "notice"} <= kinds
+    for slug in [
+        "hotlines",
+        "about",
+        "law-minors-protection",
+        "law-charity",
+        "law-family-education",
+        "law-volunteer-service-regulation",
+        "law-anti-domestic-violence",
+        "policy-guofa-2016-13",
+    ]:
+        assert session.exec(select(Item).where(Item.slug == slug)).first(), slug
+
+
+def test_the_annex_can_be_browsed_by_unit(app, client):
+    _load(app, CONTENT)
+    html = client.get("/pages/songyang-2017-139-annex-2").get_data(as_text=True)
+    assert html.count('<li><a href="#') >= 26
+    assert "（二十六）慈善总会" in html
+
+
+def test_loading_twice_changes_nothing(app, session):
+    _load(app, CONTENT)
+    again = _load(app, CONTENT)
+    assert {r.outcome for r in again.values()} == {"unchanged"}
+    assert session.exec(select(Revision)).all().__len__() == len(again)
+
+
+def test_a_changed_file_publishes_a_new_revision(app, session, tmp_path):
+    path = tmp_path / "a.md"
+    path.write_text(GOOD.format(slug="n-file"), encoding="utf-8")
+    assert _load(app, tmp_path)["a.md"].outcome == "created"
+    path.write_text(
+        GOOD.format(slug="n-file").replace("第一段。", "第一段（更新）。"), encoding="utf-8"
+    )
+    assert _load(app, tmp_path)["a.md"].outcome == "updated"
+    item = session.exec(select(Item).where(Item.slug == "n-file")).one()
+    assert "更新" in live_revision(session, item).body
+    assert len(session.exec(select(Revision).where(Revision.item_id == item.id)).all()) == 2
+
+
+def test_an_item_edited_in_the_portal_is_not_overwritten(app, session, tmp_path, editor):
+    from portal.publicity import services
+
+    path = tmp_path / "a.md"
+    path.write_text(GOOD.format(slug="n-kept"), encoding="utf-8")
+    _load(app, tmp_path)
+    item = session.exec(select(Item).where(Item.slug == "n-kept")).one()
+    with app.app_context():
+        services.save_draft(
+            session, item=item, editor=editor, draft=services.Draft(title="编辑改过")
+        )
+        session.commit()
+    path.write_text(GOOD.format(slug="n-kept").replace("测试新闻", "文件改过"), encoding="utf-8")
+    assert _load(app, tmp_path)["a.md"].outcome == "kept"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("no front matter\n", 1, "must start with a line '---'"),
+        ("---\nslug: x\n", 1, "not closed"),
+        ("---\nslug: bad-yaml\ntitle: [unclosed\n---\nbody\n", 3, "not valid YAML"),
+        (
+            "---\nslug: n-missing\nkind: news\ntitle: t\npublished_at: 2026-01-01\n---\nb\n",
+            6,
+            "'summary' is missing",
+        ),
+        (
+            "---\nslug: n-typo\nkind: news\ntitle: t\nsummary: s\npublished_at: 2026-01-01\nauthr: me\n---\nb\n",
+            7,
+            "unknown key 'authr'",
+        ),
+        (
+            "---\nslug: n-kind\nkind: blog\ntitle: t\nsummary: s\npublished_at: 2026-01-01\n---\nb\n",
+            3,
+            "kind must be one of",
+        ),
+        (
+            "---\nslug: n-date\nkind: news\ntitle: t\nsummary: s\npublished_at: soon\n---\nb\n",
+            6,
+            "must be a date",
+        ),
+        (
+            "---\nslug: n-html\nkind: news\ntitle: t\nsummary: s\npublished_at: 2026-01-01\n---\n<script>x</script>\n",
+            8,
+            "raw HTML",
+        ),
+        (
+            "---\nslug: Bad Slug\nkind: news\ntitle: t\nsummary: s\npublished_at: 2026-01-01\n---\nb\n",
+            2,
+            "may use a-z",
+        ),
+        (
+            "---\nslug: n-interp\nkind: interpretation\ntitle: t\nsummary: s\npublished_at: 2026-01-01\n---\nb\n",
+            7,
+            "needs 'policy",
+        ),
+    ],
+)
+def test_a_bad_file_is_named_with_its_line_and_the_others_still_load(
+    app, session, tmp_path, text, line, message
+):
+    (tmp_path / "bad.md").write_text(text, encoding="utf-8")
+    (tmp_path / "good.md").write_text(GOOD.format(slug="n-good"), encoding="utf-8")
+    results = _load(app, tmp_path)
+    bad = results["bad.md"]
+    assert bad.outcome == "error"
+    assert f"bad.md:{line}:" in bad.message and message in bad.message
+    assert results["good.md"].outcome == "created"
+
+
+def test_the_cli_reports_each_file_and_fails_on_errors(app, tmp_path):
+    (tmp_path / "good.md").write_text(GOOD.format(slug="n-cli"), encoding="utf-8")
+    (tmp_path / "bad.md").write_text("oops\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["content", "load", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "created" in result.output and "good.md" in result.output
+    assert "bad.md:1:" in result.output
