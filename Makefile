@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(FLASK) portal init
+	$(FLASK) content load
+	$(FLASK) search catch-up
 	$(FLASK) portal demo
 	@echo "Serving on http://$(HOST):$(PORT) with the scheduler beside it (Ctrl-C stops both)"
 	@$(FLASK) scheduler run & scheduler=$$!; \
@@ -66,7 +68,9 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 translations: install  # lists messages still lacking a zh_CN translation
 	$(BIN)/python scripts/translate.py

@@ -26,23 +26,23 @@ def free_port() -> int:
 
 
 def portal_env(workdir: Path) -> dict[str, str]:
-    """Environment for a scratch portal on its own SQLite database."""
+    """Environment for a scratch portal on its own SQLite database and search index."""
     return {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
         "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
         "PORTAL_LOG_LEVEL": "INFO",
+        "PORTAL_SEARCH_DIR": str(workdir / "search"),
+        "PORTAL_UPLOAD_DIR": str(workdir / "uploads"),
     }
 
 
-def init_portal(env: dict[str, str]) -> None:
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "portal", "init"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+def init_portal(env: dict[str, str], *, content: bool = False) -> None:
+    """Create the schema (and load the shipped content, indexed, when asked)."""
+    commands = [["portal", "init"]] + ([["content", "load"]] if content else [])
+    for command in commands:
+        subprocess.run([str(BIN / "flask"), "--app", "wsgi", *command], cwd=ROOT, env=env,
+                       check=True, capture_output=True)
 
 
 @contextlib.contextmanager
@@ -82,27 +82,21 @@ def gunicorn(app: str, env: dict[str, str], workers: int = 2) -> Iterator[str]:
         process.wait(10)
 
 
-def wrk(url: str, seconds: int = 10, connections: int = 8, threads: int = 1) -> dict:
-    """Load one URL with wrk; requests per second and latency percentiles in ms."""
+def wrk(url: str, seconds: int = 10, connections: int = 8, threads: int = 1,
+        unique: bool = False) -> dict:
+    """Load one URL with wrk; requests per second and latency percentiles in ms.
+
+    unique=True appends a different `r=` parameter to every request, so no answer can come
+    from the page cache: the figure is the uncached cost of the page.
+    """
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     script = Path(__file__).with_name("wrk_report.lua")
+    env = {**os.environ, "WRK_UNIQUE": "1" if unique else ""}
     out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(threads),
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "-s",
-            str(script),
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s",
+         str(script), url],
+        check=True, capture_output=True, text=True, env=env,
     ).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     seconds_run = figures["duration_us"] / 1e6

@@ -1,7 +1,10 @@
 """Requests per second of portal pages under gunicorn (2 sync workers) against a bare WSGI app.
 
-Both servers run side by side in one run, loaded in turn by wrk with the same settings; the
-ratio of the portal's rate to the bare function's is the figure. The last line is JSON.
+All servers run side by side in one run and are loaded in turn by wrk with the same settings;
+each page's rate as a fraction of the bare function's is its ratio. Anonymous public pages are
+served from the page cache after their first request ("cached"); "uncached" runs give every
+request a unique parameter so each one is rendered (queries, Jinja, Babel, search). The last
+line is JSON.
 """
 
 from __future__ import annotations
@@ -9,9 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import urllib.parse
 import urllib.request
 
 from _harness import gunicorn, init_portal, portal_env, scratch_dir, wrk
+
+ARTICLE = "/publicity/policies/songyang-2017-139"
+SEARCH = "/search?q=" + urllib.parse.quote("留守儿童 监护")
 
 
 def main() -> None:
@@ -20,36 +27,43 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
 
+    runs = {
+        "home": ("/", False),
+        "article": (ARTICLE, False),
+        "article_uncached": (ARTICLE, True),
+        "search": (SEARCH, False),
+        "search_uncached": (SEARCH, True),
+    }
+    figures = {}
     with scratch_dir() as workdir:
         env = portal_env(workdir)
-        init_portal(env)
+        init_portal(env, content=True)
         with gunicorn("wsgi:app", env) as portal_url:
-            body = urllib.request.urlopen(portal_url + "/").read()  # noqa: S310
-            body_file = workdir / "home.html"
+            body = urllib.request.urlopen(portal_url + ARTICLE).read()  # noqa: S310
+            body_file = workdir / "article.html"
             body_file.write_bytes(body)
-            bare_env = {
-                **env,
-                "BENCH_BODY_FILE": str(body_file),
-                "PYTHONPATH": os.path.dirname(os.path.abspath(__file__)),
-            }
-            with gunicorn("bare_app:app", bare_env) as bare_url:
+            bare_env = {**env, "BENCH_BODY_FILE": str(body_file),
+                        "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
+            with gunicorn("_bare_app:app", bare_env) as bare_url:
                 wrk(bare_url, seconds=2, connections=args.connections)  # warm-up
-                wrk(portal_url + "/", seconds=2, connections=args.connections)
-                bare = wrk(bare_url, seconds=args.seconds, connections=args.connections)
-                home = wrk(portal_url + "/", seconds=args.seconds, connections=args.connections)
-    print(f"page bytes: {len(body)}")
-    print(f"bare WSGI : {bare['rps']:>8} req/s  p50 {bare['p50_ms']} ms  p95 {bare['p95_ms']} ms")
-    print(f"home page : {home['rps']:>8} req/s  p50 {home['p50_ms']} ms  p95 {home['p95_ms']} ms")
-    result = {
-        "bare": {"rps": bare["rps"], "p50_ms": bare["p50_ms"], "p95_ms": bare["p95_ms"]},
-        "home": {
-            "rps": home["rps"],
-            "p50_ms": home["p50_ms"],
-            "p95_ms": home["p95_ms"],
-            "ratio": round(home["rps"] / bare["rps"], 3),
-            "errors": home["errors"],
-        },
-    }
+                for path, unique in runs.values():
+                    wrk(portal_url + path, seconds=2, connections=args.connections, unique=unique)
+                figures["bare"] = wrk(bare_url, seconds=args.seconds, connections=args.connections)
+                for name, (path, unique) in runs.items():
+                    figures[name] = wrk(portal_url + path, seconds=args.seconds,
+                                        connections=args.connections, unique=unique)
+    bare_rps = figures["bare"]["rps"]
+    print(f"article page bytes (the bare function returns the same): {len(body)}")
+    print(f"{'page':<18}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'ratio':>8}{'errors':>8}")
+    for name, f in figures.items():
+        ratio = f["rps"] / bare_rps
+        print(f"{name:<18}{f['rps']:>10}{f['p50_ms']:>9}{f['p95_ms']:>9}{ratio:>8.3f}{f['errors']:>8}")
+    result = {"bare": {"rps": bare_rps, "p50_ms": figures["bare"]["p50_ms"],
+                       "p95_ms": figures["bare"]["p95_ms"]}}
+    for name in runs:
+        f = figures[name]
+        result[name] = {"rps": f["rps"], "p50_ms": f["p50_ms"], "p95_ms": f["p95_ms"],
+                        "ratio": round(f["rps"] / bare_rps, 3), "errors": f["errors"]}
     print(json.dumps(result))
 
 

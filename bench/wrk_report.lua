@@ -1,4 +1,16 @@
--- Print wrk's figures as one JSON line (latency in microseconds).
+-- Optionally make every request unique (WRK_UNIQUE=1), then print wrk's figures as JSON.
+local unique = os.getenv("WRK_UNIQUE") == "1"
+local counter = 0
+
+request = function()
+  if not unique then
+    return wrk.format(nil, wrk.path)
+  end
+  counter = counter + 1
+  local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
+  return wrk.format(nil, wrk.path .. sep .. "r=" .. counter .. "-" .. math.random(1, 1e9))
+end
+
 done = function(summary, latency, requests)
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d}\n',

@@ -1,27 +1,30 @@
 """Cache of anonymous public pages, keyed on content version, language and display mode.
 
-Like a Plone or Wagtail site behind a caching proxy, but inside each worker: a page marked
-with @cached_page is stored the first time an anonymous visitor asks for it and served from
-memory afterwards, with ETag and Last-Modified, until anything public changes (publishing,
-retracting, editing a live item, expiry bump the content version). Pages for a logged-in
-user, requests that carry a session or set a cookie, and errors are never stored.
+Like a Plone or Wagtail site behind a caching proxy, but inside each worker: a page whose view
+is marked @cached_page is stored the first time an anonymous visitor asks for it, and answered
+from memory afterwards by a WSGI middleware in front of Flask, with ETag and Last-Modified,
+until anything public changes (publishing, retracting, editing a live item and expiry bump the
+content version). Pages for a logged-in user, requests that carry a session or set a cookie,
+and errors are never stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, current_app, g, request
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header, parse_cookie
 
-from portal.web import is_partial_request
-
-SESSION_COOKIES = ("session", "remember_token")
+log = logging.getLogger("portal.request")
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,29 @@ def cached_page(view: Callable) -> Callable:
     return view
 
 
-def _cacheable_request() -> bool:
-    if request.method not in ("GET", "HEAD") or "lang" in request.args:
-        return False
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is None or not getattr(view, "cache_page", False):
-        return False
-    return not any(name in request.cookies for name in SESSION_COOKIES)
+def _true(environ: dict, name: str) -> bool:
+    return environ.get(name, "").lower() == "true"
+
+
+def cache_key(environ: dict, version: int, session_cookie: str) -> tuple | None:
+    """The cache key of an anonymous GET, or None when the request may not use the cache."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return None
+    query = environ.get("QUERY_STRING", "")
+    if "lang=" in query:
+        return None  # it sets the language cookie
+    cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
+    if session_cookie in cookies or "remember_token" in cookies:
+        return None
+    from portal.i18n import locale_from
+
+    accept = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE", ""), LanguageAccept)
+    partial = (_true(environ, "HTTP_HX_REQUEST") and not _true(environ, "HTTP_HX_BOOSTED")
+               and not _true(environ, "HTTP_HX_HISTORY_RESTORE_REQUEST"))
+    path = environ.get("PATH_INFO", "") + ("?" + query if query else "")
+    scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
+    return (version, locale_from(cookies.get("lang"), accept), cookies.get("elder") == "1",
+            partial, scheme, path)
 
 
 def _load_version() -> tuple[int, datetime]:
@@ -96,45 +115,76 @@ def _load_version() -> tuple[int, datetime]:
         return content_version(session)
 
 
-def _key(version: int) -> tuple:
-    from portal.i18n import select_locale
+class CachedPages:
+    """WSGI middleware answering cached anonymous pages before Flask is entered."""
 
-    return (
-        version,
-        select_locale(),
-        request.cookies.get("elder") == "1",
-        is_partial_request(),
-        request.full_path,
-    )
+    def __init__(self, app: Flask):
+        self.flask_app = app
+        self.wsgi_app = app.wsgi_app
+        self.cache: PageCache = app.extensions["page_cache"]
+        self.session_cookie = app.config.get("SESSION_COOKIE_NAME", "session")
+
+    def version(self) -> tuple[int, datetime]:
+        def load():
+            with self.flask_app.app_context():
+                return _load_version()
+
+        return self.cache.version(load, self.flask_app.config["PORTAL_PAGE_CACHE_TTL"])
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and self.cache._entries:
+            started = time.perf_counter()
+            key = cache_key(environ, self.version()[0], self.session_cookie)
+            entry = self.cache.get(key) if key is not None else None
+            if entry is not None:
+                return self._answer(environ, start_response, entry, started)
+        return self.wsgi_app(environ, start_response)
+
+    def _answer(self, environ, start_response, entry: Entry, started: float):
+        not_modified = environ.get("HTTP_IF_NONE_MATCH", "").strip() in (f'"{entry.etag}"', "*")
+        if not not_modified and "HTTP_IF_MODIFIED_SINCE" in environ and "HTTP_IF_NONE_MATCH" not in environ:
+            try:
+                since = parsedate_to_datetime(environ["HTTP_IF_MODIFIED_SINCE"])
+                not_modified = entry.last_modified.replace(microsecond=0) <= since
+            except (TypeError, ValueError):
+                not_modified = False
+        if not_modified:
+            headers = [(k, v) for k, v in entry.headers
+                       if k.lower() in ("etag", "last-modified", "cache-control", "vary")]
+            start_response("304 NOT MODIFIED", headers)
+            body = []
+            status = 304
+        else:
+            start_response("200 OK", entry.headers + [("Content-Length", str(len(entry.body)))])
+            body = [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
+            status = 200
+        if log.isEnabledFor(logging.INFO):
+            log.info("request", extra={"fields": {
+                "method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO"),
+                "endpoint": "cache", "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2), "user": None}})
+        return body
 
 
-def serve_from_cache():
-    if not _cacheable_request():
-        return None
+def mark_cacheable() -> None:
+    """Before a marked view runs: remember the key its answer will be stored under."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or not getattr(view, "cache_page", False):
+        return
     cache: PageCache = current_app.extensions["page_cache"]
     version, changed_at = cache.version(_load_version, current_app.config["PORTAL_PAGE_CACHE_TTL"])
-    key = _key(version)
-    g.page_cache = (key, changed_at)
-    entry = cache.get(key)
-    if entry is None:
-        return None
-    g.page_cache_hit = True
-    response = Response(entry.body, headers=entry.headers)
-    response.set_etag(entry.etag)
-    response.last_modified = entry.last_modified
-    return response.make_conditional(request)
+    key = cache_key(request.environ, version, current_app.config.get("SESSION_COOKIE_NAME", "session"))
+    if key is not None:
+        g.page_cache = (key, changed_at)
 
 
-def store_in_cache(response: Response) -> Response:
+def store_in_cache(response):
     marker = g.pop("page_cache", None)
-    if marker is None or g.get("page_cache_hit"):
+    if marker is None:
         return response
     key, changed_at = marker
-    if (
-        response.status_code != 200
-        or response.direct_passthrough
-        or response.headers.getlist("Set-Cookie")
-    ):
+    if (response.status_code != 200 or response.direct_passthrough
+            or response.headers.getlist("Set-Cookie")):
         return response
     body = response.get_data()
     etag = hashlib.sha1(body, usedforsecurity=False).hexdigest()
@@ -149,5 +199,8 @@ def store_in_cache(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.extensions["page_cache"] = PageCache(app.config.get("PORTAL_PAGE_CACHE_SIZE", 2000))
-    app.before_request(serve_from_cache)
+    app.before_request(mark_cacheable)
     app.after_request(store_in_cache)
+    app.wsgi_app = CachedPages(app)
+
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from babel.dates import format_date, format_datetime
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, request  # noqa: F401
 from flask_babel import get_locale
 
 from portal.timeutil import SHANGHAI
@@ -25,17 +25,22 @@ def _known(value: str | None) -> str | None:
     return _ALIASES.get((value or "").strip().lower().replace("-", "_"))
 
 
+def locale_from(cookie: str | None, accept_languages) -> str:
+    """The remembered cookie, then the browser's wish; zh_CN otherwise (no ?lang= here)."""
+    remembered = _known(cookie)
+    if remembered:
+        return remembered
+    best = accept_languages.best_match(["zh_CN", "zh", "en"], default="zh_CN")
+    return _known(best) or "zh_CN"
+
+
 def select_locale() -> str:
     """?lang= first, then the remembered cookie, then the browser's wish; zh_CN otherwise."""
     chosen = _known(request.args.get("lang"))
     if chosen:
         g.lang_to_remember = chosen
         return chosen
-    remembered = _known(request.cookies.get(LANG_COOKIE))
-    if remembered:
-        return remembered
-    best = request.accept_languages.best_match(["zh_CN", "zh", "en"], default="zh_CN")
-    return _known(best) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return locale_from(request.cookies.get(LANG_COOKIE), request.accept_languages)
 
 
 def remember_language(response):

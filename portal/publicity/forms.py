@@ -13,7 +13,7 @@ from portal.publicity.services import COLUMNS, META_FIELDS, META_LABELS
 class ItemForm(FlaskForm):
     kind = SelectField(_l("Column"), validators=[DataRequired(_l("Choose a column."))])
     slug = StringField(
-        _l("Address"),
+        _l("Page address"),
         validators=[DataRequired(_l("Enter the address (for example 2026-parents-school)."))],
         description=_l("Part of the web address: a-z, 0-9 and hyphens. It cannot change later."),
     )

@@ -31,6 +31,17 @@ class LiveServer:
     url: str
     app: object
 
+    def load_content(self) -> None:
+        """The shipped content, published and indexed, as `make run` leaves it."""
+        from pathlib import Path
+
+        from portal.extensions import db
+        from portal.publicity.loader import load_directory
+
+        content = Path(__file__).resolve().parents[2] / "content"
+        with self.app.app_context():
+            load_directory(db, content, report=lambda result: None)
+
     def user(self, **kwargs):
         from sqlmodel import Session
 
@@ -39,9 +50,10 @@ class LiveServer:
 
 
 @pytest.fixture()
-def live_server(scratch_database, new_app) -> Iterator[LiveServer]:
+def live_server(scratch_database, new_app, tmp_path) -> Iterator[LiveServer]:
     reset_schema(scratch_database)
-    app = new_app(scratch_database)
+    app = new_app(scratch_database, PORTAL_SEARCH_DIR=str(tmp_path / "search"),
+                  PORTAL_UPLOAD_DIR=str(tmp_path / "uploads"), PORTAL_PAGE_CACHE_TTL=0)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -62,16 +62,6 @@ def test_guardian_switches_on_large_text_on_a_phone(live_server, phone):
     expect(page.locator("body")).to_have_class("elder")
 
 
-def test_search_box_works_with_and_without_javascript(live_server, browser):
-    context = browser.new_context(java_script_enabled=False, locale="zh-CN")
-    page = context.new_page()
-    page.goto(live_server.url + "/")
-    page.get_by_role("searchbox").first.fill("志愿")
-    page.get_by_role("button", name="搜索").first.click()
-    expect(page.locator("#results")).to_contain_text("志愿服务")
-    context.close()
-
-
 def test_expired_session_on_an_htmx_request_goes_to_login(live_server, phone):
     user = live_server.user(role="admin", name="管理员")
     page = phone

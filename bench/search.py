@@ -1,0 +1,404 @@
+"""Full-text search: the portal's Whoosh index against SQLite FTS5 and tantivy on the same text.
+
+N synthetic Chinese articles (~800 characters, default 10,000; see _search_corpus.py) are
+indexed by three engines, all fed the same jieba-rs words (portal.search.analysis.cut):
+
+* whoosh  - the portal's own SearchIndex: rebuild() with procs=1 and procs=2 (the faster one is
+            reported), queries through SearchIndex.search(text, per_page=10);
+* fts5    - an SQLite FTS5 table (title, body; unicode61 over space-joined search-mode words,
+            contentless), AND of the quoted query words, ORDER BY bm25(t, 3.0, 1.0) LIMIT 10;
+* tantivy - a tantivy index (title, body; "whitespace" tokenizer over the same joined words),
+            every query word required in title OR body (title boosted ×3), top 10.
+
+Figures per engine:
+
+* build_s  - seconds for a full index build, INCLUDING jieba segmentation. Whoosh segments
+             inside rebuild(); for FTS5 and tantivy the segmentation is done once beforehand,
+             timed (tokenize_s), and added to their build time so the three are comparable.
+* size_mib - the index on disk.
+* p50_ms / p95_ms - latency of the first result page (10 hits) for 200 two-word queries
+             ("留守儿童 监护"), searcher reused and warmed by one untimed pass; query
+             segmentation (query_words) included.
+* recall   - mean over the queries of |found ∩ truth| / |truth|, where truth = the articles whose
+             title+body contains both query words as substrings and found = every match of the
+             same query without a page limit (queries with no truth are skipped and counted).
+             precision (extra) is the same the other way round.
+
+The issue's goals for Whoosh at 10,000 articles: p95 ≤ 50 ms, recall ≥ 0.97, full reindex ≤ 60 s;
+PASS/MISS is printed for each. Recall misses are explained (which query word, the words jieba
+cut around it) so the cause can be fixed in portal/search. The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from _harness import ROOT
+
+sys.path.insert(0, str(ROOT))
+
+import tantivy  # noqa: E402
+from whoosh.query import And  # noqa: E402
+
+from _search_corpus import articles, queries  # noqa: E402
+from portal.search.analysis import cut, query_words  # noqa: E402
+from portal.search.index import MAX_WORDS, STOP_WORDS, SearchIndex  # noqa: E402
+
+GOAL_P95_MS = 50.0
+GOAL_RECALL = 0.97
+GOAL_BUILD_S = 60.0
+GOAL_ARTICLES = 10_000
+
+
+# Helpers -------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def dir_mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def words_of(text: str) -> list[str]:
+    return query_words(text)
+
+
+def search_words(text: str) -> list[str]:
+    """The words SearchIndex.search() requires, in the same way it picks them."""
+    return [w for w in query_words(text) if w not in STOP_WORDS][:MAX_WORDS]
+
+
+def joined_tokens(text: str) -> str:
+    """Search-mode jieba words, lower-cased and space-joined (what FTS5 and tantivy index)."""
+    return " ".join(word.lower() for word, _s, _e in cut(text, for_index=True))
+
+
+def truth_sets(docs: list[dict], qs: list[str]) -> list[set[int]]:
+    texts = [(int(d["id"]), d["title"] + "\n" + d["body"]) for d in docs]
+    having: dict[str, set[int]] = {}
+    for q in qs:
+        for word in q.split():
+            if word not in having:
+                having[word] = {i for i, text in texts if word in text}
+    result = []
+    for q in qs:
+        first, second = q.split()
+        result.append(having[first] & having[second])
+    return result
+
+
+def score(found: list[set[int]], truth: list[set[int]]) -> dict:
+    recalls, precisions, empty = [], [], 0
+    for got, want in zip(found, truth, strict=True):
+        if not want:
+            empty += 1
+            continue
+        recalls.append(len(got & want) / len(want))
+        if got:
+            precisions.append(len(got & want) / len(got))
+    return {
+        "recall": round(sum(recalls) / len(recalls), 4) if recalls else None,
+        "precision": round(sum(precisions) / len(precisions), 4) if precisions else None,
+        "empty_truth": empty,
+    }
+
+
+def timed_queries(run, qs: list[str]) -> dict:
+    for q in qs:  # warm-up, untimed
+        run(q)
+    latencies = []
+    for q in qs:
+        started = time.perf_counter()
+        run(q)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "max_ms": round(max(latencies), 2),
+    }
+
+
+# Engines -------------------------------------------------------------------------------------
+
+
+def run_whoosh(docs, qs, truth, workdir: Path) -> tuple[dict, SearchIndex]:
+    builds = {}
+    indexes = {}
+    for procs in (1, 2):
+        path = workdir / f"whoosh-procs{procs}"
+        index = SearchIndex(path)
+        started = time.perf_counter()
+        try:
+            index.rebuild(iter(docs), procs=procs)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the other setting
+            print(f"  whoosh procs={procs} failed: {exc!r}")
+            continue
+        builds[procs] = time.perf_counter() - started
+        indexes[procs] = index
+        print(f"  whoosh rebuild procs={procs}: {builds[procs]:.1f} s, {dir_mib(path):.1f} MiB")
+    procs = min(builds, key=builds.get)
+    index = indexes[procs]
+    figures = {
+        "build_s": round(builds[procs], 2),
+        "size_mib": round(dir_mib(index.path), 2),
+        "procs": procs,
+        "build_s_by_procs": {str(p): round(s, 2) for p, s in builds.items()},
+    }
+    figures |= timed_queries(lambda q: index.search(q, per_page=10), qs)
+
+    searcher = index.searcher()
+    ids = {docnum: int(fields["id"]) for docnum, fields in searcher.reader().iter_docs()}
+
+    def every_match(q: str) -> set[int]:
+        words = search_words(q)
+        clauses = [index._word_query(searcher, w, alone=len(words) == 1) for w in words]
+        clauses = [c for c in clauses if c is not None]
+        if not clauses:
+            return set()
+        return {ids[n] for n in searcher.docs_for_query(And(clauses))}
+
+    found = [every_match(q) for q in qs]
+    # The page's total must be the same matches (no OR fallback when AND matched).
+    for q, got in zip(qs[:20], found[:20], strict=False):
+        total = index.search(q, per_page=10).total
+        if got and total != len(got):
+            print(f"  warning: whoosh total {total} != {len(got)} matches for {q!r}")
+    figures |= score(found, truth)
+    figures["found"] = found
+    return figures, index
+
+
+def run_fts5(docs, tokens, tokenize_s, qs, truth, workdir: Path) -> dict:
+    path = workdir / "fts5.db"
+    db = sqlite3.connect(path)
+    started = time.perf_counter()
+    db.execute(
+        "CREATE VIRTUAL TABLE t USING fts5(title, body, tokenize='unicode61', content='')"
+    )
+    with db:
+        db.executemany(
+            "INSERT INTO t(rowid, title, body) VALUES (?, ?, ?)",
+            ((int(d["id"]), title, body) for d, (title, body) in zip(docs, tokens, strict=True)),
+        )
+        db.execute("INSERT INTO t(t) VALUES ('optimize')")
+    insert_s = time.perf_counter() - started
+    figures = {
+        "build_s": round(tokenize_s + insert_s, 2),
+        "insert_s": round(insert_s, 2),
+        "size_mib": round(path.stat().st_size / 2**20, 2),
+    }
+
+    def match(q: str) -> str:
+        return " AND ".join('"' + w.replace('"', '""') + '"' for w in search_words(q))
+
+    def page(q: str):
+        return db.execute(
+            "SELECT rowid FROM t WHERE t MATCH ? ORDER BY bm25(t, 3.0, 1.0) LIMIT 10", (match(q),)
+        ).fetchall()
+
+    figures |= timed_queries(page, qs)
+    found = [
+        {r[0] for r in db.execute("SELECT rowid FROM t WHERE t MATCH ?", (match(q),))} for q in qs
+    ]
+    figures |= score(found, truth)
+    db.close()
+    return figures
+
+
+def run_tantivy(docs, tokens, tokenize_s, qs, truth, workdir: Path) -> dict:
+    path = workdir / "tantivy"
+    path.mkdir()
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("id", stored=True, fast=True, indexed=True)
+    builder.add_text_field("title", stored=True, tokenizer_name="whitespace")
+    builder.add_text_field("body", stored=False, tokenizer_name="whitespace")
+    schema = builder.build()
+    index = tantivy.Index(schema, path=str(path))
+    started = time.perf_counter()
+    writer = index.writer(heap_size=128_000_000, num_threads=2)
+    for d, (title, body) in zip(docs, tokens, strict=True):
+        writer.add_document(tantivy.Document(id=int(d["id"]), title=title, body=body))
+    writer.commit()
+    writer.wait_merging_threads()
+    insert_s = time.perf_counter() - started
+    index.reload()
+    searcher = index.searcher()
+    figures = {
+        "build_s": round(tokenize_s + insert_s, 2),
+        "insert_s": round(insert_s, 2),
+        "size_mib": round(dir_mib(path), 2),
+        "segments": searcher.num_segments,
+    }
+
+    def word_query(word: str):
+        title = tantivy.Query.boost_query(tantivy.Query.term_query(schema, "title", word), 3.0)
+        body = tantivy.Query.term_query(schema, "body", word)
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, title), (tantivy.Occur.Should, body)]
+        )
+
+    def query_for(q: str):
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, word_query(w)) for w in search_words(q)]
+        )
+
+    # CJK words must match as whole tokens: check on the first article's title.
+    probe = max(query_words(docs[0]["title"]), key=len)
+    hits = searcher.search(query_for(probe), limit=len(docs), order_by_field="id").hits
+    assert 1 in {key for key, _addr in hits}, f"tantivy does not find {probe!r} in article 1"
+
+    def page(q: str):
+        result = searcher.search(query_for(q), limit=10)
+        return [searcher.doc(addr)["id"][0] for _score, addr in result.hits]
+
+    figures |= timed_queries(page, qs)
+    found = []
+    for q in qs:
+        result = searcher.search(query_for(q), limit=len(docs), order_by_field="id")
+        found.append({key for key, _addr in result.hits})
+    figures |= score(found, truth)
+    return figures
+
+
+# Recall misses -------------------------------------------------------------------------------
+
+
+def explain_misses(docs, qs, truth, found, limit: int) -> None:
+    """Why Whoosh missed: for each missed (query, article), the query word it lacks and how
+    jieba cut the text where that word occurs."""
+    by_id = {int(d["id"]): d for d in docs}
+    causes: Counter[str] = Counter()
+    per_word: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    missed_pairs = 0
+    for q, want, got in zip(qs, truth, found, strict=True):
+        for item_id in sorted(want - got):
+            missed_pairs += 1
+            doc = by_id[item_id]
+            text = doc["title"] + "\n" + doc["body"]
+            indexed = {w.lower() for w, _s, _e in cut(text, for_index=True)}
+            for word in q.split():
+                lacking = [w for w in search_words(word) if w not in indexed]
+                if not lacking:
+                    continue
+                per_word[word] += 1
+                at = text.index(word)
+                spans = [
+                    (w, s, e) for w, s, e in cut(text, for_index=True) if s < at + len(word) and e > at
+                ]
+                longer = [w for w, s, e in spans if word in w and w != word]
+                if longer:
+                    cause = f"{word} ⊂ {max(longer, key=len)} (search mode omits it)"
+                else:
+                    cause = f"{word} cut as {'/'.join(w for w, _s, _e in spans)} in context"
+                causes[cause] += 1
+                if cause not in examples:
+                    context = text[max(0, at - 6) : at + len(word) + 6].replace("\n", " ")
+                    examples[cause] = (
+                        f"q={q!r} article {item_id}: …{context}… alone→{search_words(word)}"
+                    )
+    print(f"\nWhoosh recall misses: {missed_pairs} (query, article) pairs")
+    if not missed_pairs:
+        return
+    print("  most missed query words: " + ", ".join(f"{w} ×{n}" for w, n in per_word.most_common(10)))
+    for cause, count in causes.most_common(limit):
+        print(f"  {count:>6}  {cause}")
+        print(f"          e.g. {examples[cause]}")
+
+
+# Main ----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--articles", type=int, default=GOAL_ARTICLES)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the index directories")
+    parser.add_argument("--explain", type=int, default=12, help="recall-miss causes to print")
+    args = parser.parse_args()
+    run_started = time.perf_counter()
+
+    docs = articles(args.articles)
+    qs = queries(args.queries)
+    truth = truth_sets(docs, qs)
+    chars = sum(len(d["title"]) + len(d["body"]) for d in docs) / len(docs)
+    print(f"articles: {len(docs)} (mean {chars:.0f} characters), queries: {len(qs)}")
+    print(
+        f"truth: mean {sum(map(len, truth)) / len(truth):.0f} articles per query, "
+        f"{sum(1 for t in truth if not t)} queries with none"
+    )
+
+    cut("预热")  # load the dictionary outside the timings
+    started = time.perf_counter()
+    tokens = [(joined_tokens(d["title"]), joined_tokens(d["body"])) for d in docs]
+    tokenize_s = time.perf_counter() - started
+    print(f"jieba segmentation of title+body (search mode): {tokenize_s:.2f} s")
+
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-search-"))
+    try:
+        print("whoosh …")
+        whoosh, _index = run_whoosh(docs, qs, truth, workdir)
+        found = whoosh.pop("found")
+        print("fts5 …")
+        fts5 = run_fts5(docs, tokens, tokenize_s, qs, truth, workdir)
+        print("tantivy …")
+        tant = run_tantivy(docs, tokens, tokenize_s, qs, truth, workdir)
+    finally:
+        if args.keep:
+            print(f"kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    engines = {"whoosh": whoosh, "fts5": fts5, "tantivy": tant}
+    for name, figures in engines.items():
+        figures["tokenize_s"] = round(tokenize_s, 2)
+        figures["articles"] = len(docs)
+        figures["queries"] = len(qs)
+
+    print()
+    print("build_s includes jieba segmentation for every engine: Whoosh segments inside")
+    print(f"rebuild(); FTS5 and tantivy are given pre-cut words and {tokenize_s:.2f} s is added.")
+    print(f"{'engine':<9}{'build_s':>9}{'size_mib':>10}{'p50_ms':>9}{'p95_ms':>9}"
+          f"{'recall':>9}{'precision':>11}")
+    for name, f in engines.items():
+        print(
+            f"{name:<9}{f['build_s']:>9.2f}{f['size_mib']:>10.2f}{f['p50_ms']:>9.2f}"
+            f"{f['p95_ms']:>9.2f}{f['recall']:>9.4f}{f['precision']:>11.4f}"
+        )
+    print(
+        f"whoosh build by procs: {whoosh['build_s_by_procs']} (reported: procs={whoosh['procs']}); "
+        f"fts5 insert {fts5['insert_s']} s; tantivy insert {tant['insert_s']} s"
+    )
+
+    scale = "" if len(docs) == GOAL_ARTICLES else f" (goals are for {GOAL_ARTICLES:,} articles)"
+    print(f"\nWhoosh against the issue's goals{scale}:")
+    goals = [
+        ("p95 latency", whoosh["p95_ms"], f"≤ {GOAL_P95_MS:g} ms", whoosh["p95_ms"] <= GOAL_P95_MS),
+        ("recall", whoosh["recall"], f"≥ {GOAL_RECALL}", (whoosh["recall"] or 0) >= GOAL_RECALL),
+        ("full reindex", whoosh["build_s"], f"≤ {GOAL_BUILD_S:g} s", whoosh["build_s"] <= GOAL_BUILD_S),
+    ]
+    for label, value, goal, ok in goals:
+        print(f"  {label:<13}{value!s:>9}  goal {goal:<9} {'PASS' if ok else 'MISS'}")
+
+    explain_misses(docs, qs, truth, found, args.explain)
+    print(f"\nrun time: {time.perf_counter() - run_started:.0f} s")
+    print(json.dumps(engines, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
