@@ -89,7 +89,16 @@ VOCABULARY = sorted(
 QUERY_WORDS = [w for w in VOCABULARY if len(w) >= 2]
 
 
+SEP = "\x1f"  # between the words the generator writes; removed from the articles' text
+
+
+def _j(*parts: str) -> str:
+    return SEP.join(parts)
+
+
 class _Writer:
+    """Writes text with SEP between its words, so the words an article really holds are known."""
+
     def __init__(self, rng: random.Random, year: int):
         self.r = rng
         self.year = year
@@ -102,7 +111,7 @@ class _Writer:
         if roll < 0.45:
             return self.pick(TOWNSHIPS)
         if roll < 0.7:
-            return self.pick(TOWNSHIPS) + self.pick(VILLAGES)
+            return _j(self.pick(TOWNSHIPS), self.pick(VILLAGES))
         return "松阳县"
 
     def topic(self) -> str:
@@ -111,53 +120,48 @@ class _Writer:
         if roll < 0.55:
             return self.pick(PROGRAMME)
         if roll < 0.75:
-            return self.pick(PROGRAMME) + self.pick(NOUNS)
+            return _j(self.pick(PROGRAMME), self.pick(NOUNS))
         if roll < 0.9:
-            return self.pick(ADJECTIVES) + self.pick(NOUNS)
+            return _j(self.pick(ADJECTIVES), self.pick(NOUNS))
         return self.pick(NOUNS)
 
     def number(self) -> str:
-        return f"{self.r.randint(2, 980)}{self.pick(MEASURES)}"
+        return _j(str(self.r.randint(2, 980)), self.pick(MEASURES))
 
     def date(self) -> str:
-        return f"{self.year}年{self.r.randint(1, 12)}月{self.r.randint(1, 28)}日"
+        r = self.r
+        return _j(str(self.year), "年", str(r.randint(1, 12)), "月", str(r.randint(1, 28)), "日")
 
     def clause(self) -> str:
-        r = self.r
+        r, p = self.r, self.pick
         shape = r.randrange(9)
         if shape == 0:
-            return f"{self.place()}{self.pick(ORGS)}{self.pick(VERBS)}{self.topic()}"
+            return _j(self.place(), p(ORGS), p(VERBS), self.topic())
         if shape == 1:
-            return f"{self.pick(ADJECTIVES)}{self.pick(VERBS)}{self.topic()}{self.pick(NOUNS)}"
+            return _j(p(ADJECTIVES), p(VERBS), self.topic(), p(NOUNS))
         if shape == 2:
-            return f"{self.pick(VERBS)}{self.topic()}{self.number()}"
+            return _j(p(VERBS), self.topic(), self.number())
         if shape == 3:
-            return (
-                f"{self.pick(ORGS)}{self.pick(SINGLE)}{self.topic()}{self.pick(VERBS)}"
-                f"{self.pick(ADJECTIVES)}{self.pick(NOUNS)}"
-            )
+            return _j(p(ORGS), p(SINGLE), self.topic(), p(VERBS), p(ADJECTIVES), p(NOUNS))
         if shape == 4:
-            return f"{self.date()}{self.pick(VERBS)}{self.topic()}"
+            return _j(self.date(), p(VERBS), self.topic())
         if shape == 5:
-            return f"{self.pick(CONNECTIVES)}{self.place()}{self.pick(VERBS)}{self.topic()}"
+            return _j(p(CONNECTIVES), self.place(), p(VERBS), self.topic())
         if shape == 6:
-            return (
-                f"{self.pick(NOUNS)}{self.pick(SINGLE)}{self.pick(NOUNS)}{self.pick(VERBS)}"
-                f"{self.topic()}"
-            )
+            return _j(p(NOUNS), p(SINGLE), p(NOUNS), p(VERBS), self.topic())
         if shape == 7:
-            return f"共{self.pick(VERBS)}{self.topic()}{self.number()}，{self.pick(VERBS)}{self.topic()}"
-        return f"{self.pick(ADJECTIVES)}{self.pick(VERBS)}{self.pick(PROGRAMME)}{self.pick(SINGLE)}{self.pick(NOUNS)}"
+            return _j("共", p(VERBS), self.topic(), self.number(), "，", p(VERBS), self.topic())
+        return _j(p(ADJECTIVES), p(VERBS), p(PROGRAMME), p(SINGLE), p(NOUNS))
 
     def sentence(self) -> str:
         parts = [self.clause() for _ in range(self.r.randint(1, 3))]
-        text = "，".join(parts)
+        text = _j("", "，", "").join(parts)
         if self.r.random() < 0.08:
-            text = f"“{text}”"
-        return text + self.r.choice("。。。。；！")
+            text = _j("“", text, "”")
+        return _j(text, self.r.choice("。。。。；！"))
 
     def paragraph(self) -> str:
-        return "".join(self.sentence() for _ in range(self.r.randint(2, 5)))
+        return SEP.join(self.sentence() for _ in range(self.r.randint(2, 5)))
 
     def body(self, length: int) -> str:
         paragraphs = []
@@ -165,38 +169,39 @@ class _Writer:
         while size < length:
             paragraph = self.paragraph()
             paragraphs.append(paragraph)
-            size += len(paragraph) + 1
-        return "\n".join(paragraphs)
+            size += len(paragraph.replace(SEP, "")) + 1
+        return _j("", "\n", "").join(paragraphs)
 
     def title(self, kind: str) -> str:
-        r = self.r
-        topic = self.pick(PROGRAMME)
+        r, p = self.r, self.pick
+        topic = p(PROGRAMME)
         if kind == "news":
             return r.choice(
                 (
-                    f"{self.place()}{self.pick(VERBS)}{topic}{self.pick(NOUNS)}",
-                    f"{self.pick(ORGS)}{self.pick(VERBS)}{topic}{self.pick(ACTIVITIES)}",
-                    f"{self.pick(TOWNSHIPS)}：{self.pick(ADJECTIVES)}{self.pick(VERBS)}{topic}",
+                    _j(self.place(), p(VERBS), topic, p(NOUNS)),
+                    _j(p(ORGS), p(VERBS), topic, p(ACTIVITIES)),
+                    _j(p(TOWNSHIPS), "：", p(ADJECTIVES), p(VERBS), topic),
                 )
             )
         if kind == "notice":
-            return f"关于{self.pick(VERBS)}{self.year}年{topic}{self.pick(NOUNS)}的通知"
+            return _j("关于", p(VERBS), str(self.year), "年", topic, p(NOUNS), "的", "通知")
         if kind == "policy":
-            return f"松阳县{topic}{self.pick(('实施办法', '工作方案', '管理办法', '实施意见'))}"
+            return _j("松阳县", topic, p(("实施办法", "工作方案", "管理办法", "实施意见")))
         if kind == "law":
-            law = self.pick(("未成年人保护法", "家庭教育促进法", "反家庭暴力法", "慈善法"))
-            return f"《中华人民共和国{law}》{self.pick(('解读', '全文', '问答', '宣传要点'))}"
-        return f"{topic}{self.pick(('办事指南', '申请指南', '服务指南', '常见问题'))}"
+            law = p(("未成年人保护法", "家庭教育促进法", "反家庭暴力法", "慈善法"))
+            return _j("《", "中华人民共和国", law, "》", p(("解读", "全文", "问答", "宣传要点")))
+        return _j(topic, p(("办事指南", "申请指南", "服务指南", "常见问题")))
 
 
 ACTIVITIES = ("活动", "培训", "专题会议", "宣传周", "主题活动", "座谈会", "工作会议")
 
 
-def articles(count: int, *, length: int = 800, seed: int = SEED) -> list[dict]:
+def articles(count: int, *, length: int = 800, seed: int = SEED) -> tuple[list[dict], list[set]]:
     """`count` documents in SearchIndex's shape (id, ver, kind, year, slug, title, summary, body,
-    published); the summary is the body's opening, so title+body holds every indexed word."""
+    published), and for each the set of words it was written with (title and body). The summary
+    is the body's opening, so title+body holds every indexed word."""
     rng = random.Random(seed)
-    docs = []
+    docs, words = [], []
     for n in range(1, count + 1):
         kind = rng.choice(KINDS)
         year = rng.choice(YEARS)
@@ -204,6 +209,8 @@ def articles(count: int, *, length: int = 800, seed: int = SEED) -> list[dict]:
         title = writer.title(kind)
         body = writer.body(rng.randint(length - 120, length + 120))
         published = datetime(year, 1, 1, 8) + timedelta(minutes=rng.randrange(360 * 24 * 60))
+        words.append(set(title.split(SEP)) | set(body.split(SEP)))
+        title, body = title.replace(SEP, ""), body.replace(SEP, "")
         docs.append(
             {
                 "id": str(n),
@@ -217,7 +224,7 @@ def articles(count: int, *, length: int = 800, seed: int = SEED) -> list[dict]:
                 "published": published,
             }
         )
-    return docs
+    return docs, words
 
 
 def queries(count: int, *, seed: int = SEED) -> list[str]:

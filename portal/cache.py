@@ -103,7 +103,9 @@ def cache_key(environ: dict, version: int, session_cookie: str) -> tuple | None:
                and not _true(environ, "HTTP_HX_HISTORY_RESTORE_REQUEST"))
     path = environ.get("PATH_INFO", "") + ("?" + query if query else "")
     scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
-    return (version, locale_from(cookies.get("lang"), accept), cookies.get("elder") == "1",
+    # Pages show today's date: a new day in China starts new entries.
+    today = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
+    return (version, today, locale_from(cookies.get("lang"), accept), cookies.get("elder") == "1",
             partial, scheme, path)
 
 

@@ -78,3 +78,10 @@ def test_errors_are_not_cached(client, publish):
     assert client.get("/publicity/news/n-later").status_code == 404
     publish(kind="news", slug="n-later", title="后来发布")
     assert client.get("/publicity/news/n-later").status_code == 200
+
+
+def test_a_new_day_gets_a_fresh_page(client, time_machine):
+    time_machine.move_to("2026-11-29T15:00:00+00:00", tick=False)  # 23:00 in Songyang
+    assert "2026年11月29日" in client.get("/").get_data(as_text=True)
+    time_machine.move_to("2026-11-29T16:30:00+00:00", tick=False)  # 00:30 the next day
+    assert "2026年11月30日" in client.get("/").get_data(as_text=True)
