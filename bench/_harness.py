@@ -41,8 +41,13 @@ def init_portal(env: dict[str, str], *, content: bool = False) -> None:
     """Create the schema (and load the shipped content, indexed, when asked)."""
     commands = [["portal", "init"]] + ([["content", "load"]] if content else [])
     for command in commands:
-        subprocess.run([str(BIN / "flask"), "--app", "wsgi", *command], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
 
 @contextlib.contextmanager
@@ -82,8 +87,9 @@ def gunicorn(app: str, env: dict[str, str], workers: int = 2) -> Iterator[str]:
         process.wait(10)
 
 
-def wrk(url: str, seconds: int = 10, connections: int = 8, threads: int = 1,
-        unique: bool = False) -> dict:
+def wrk(
+    url: str, seconds: int = 10, connections: int = 8, threads: int = 1, unique: bool = False
+) -> dict:
     """Load one URL with wrk; requests per second and latency percentiles in ms.
 
     unique=True appends a different `r=` parameter to every request, so no answer can come
@@ -94,9 +100,22 @@ def wrk(url: str, seconds: int = 10, connections: int = 8, threads: int = 1,
     script = Path(__file__).with_name("wrk_report.lua")
     env = {**os.environ, "WRK_UNIQUE": "1" if unique else ""}
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s",
-         str(script), url],
-        check=True, capture_output=True, text=True, env=env,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "-s",
+            str(script),
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     seconds_run = figures["duration_us"] / 1e6

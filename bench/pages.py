@@ -42,28 +42,47 @@ def main() -> None:
             body = urllib.request.urlopen(portal_url + ARTICLE).read()  # noqa: S310
             body_file = workdir / "article.html"
             body_file.write_bytes(body)
-            bare_env = {**env, "BENCH_BODY_FILE": str(body_file),
-                        "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
+            bare_env = {
+                **env,
+                "BENCH_BODY_FILE": str(body_file),
+                "PYTHONPATH": os.path.dirname(os.path.abspath(__file__)),
+            }
             with gunicorn("_bare_app:app", bare_env) as bare_url:
                 wrk(bare_url, seconds=2, connections=args.connections)  # warm-up
                 for path, unique in runs.values():
                     wrk(portal_url + path, seconds=2, connections=args.connections, unique=unique)
                 figures["bare"] = wrk(bare_url, seconds=args.seconds, connections=args.connections)
                 for name, (path, unique) in runs.items():
-                    figures[name] = wrk(portal_url + path, seconds=args.seconds,
-                                        connections=args.connections, unique=unique)
+                    figures[name] = wrk(
+                        portal_url + path,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        unique=unique,
+                    )
     bare_rps = figures["bare"]["rps"]
     print(f"article page bytes (the bare function returns the same): {len(body)}")
     print(f"{'page':<18}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'ratio':>8}{'errors':>8}")
     for name, f in figures.items():
         ratio = f["rps"] / bare_rps
-        print(f"{name:<18}{f['rps']:>10}{f['p50_ms']:>9}{f['p95_ms']:>9}{ratio:>8.3f}{f['errors']:>8}")
-    result = {"bare": {"rps": bare_rps, "p50_ms": figures["bare"]["p50_ms"],
-                       "p95_ms": figures["bare"]["p95_ms"]}}
+        print(
+            f"{name:<18}{f['rps']:>10}{f['p50_ms']:>9}{f['p95_ms']:>9}{ratio:>8.3f}{f['errors']:>8}"
+        )
+    result = {
+        "bare": {
+            "rps": bare_rps,
+            "p50_ms": figures["bare"]["p50_ms"],
+            "p95_ms": figures["bare"]["p95_ms"],
+        }
+    }
     for name in runs:
         f = figures[name]
-        result[name] = {"rps": f["rps"], "p50_ms": f["p50_ms"], "p95_ms": f["p95_ms"],
-                        "ratio": round(f["rps"] / bare_rps, 3), "errors": f["errors"]}
+        result[name] = {
+            "rps": f["rps"],
+            "p50_ms": f["p50_ms"],
+            "p95_ms": f["p95_ms"],
+            "ratio": round(f["rps"] / bare_rps, 3),
+            "errors": f["errors"],
+        }
     print(json.dumps(result))
 
 

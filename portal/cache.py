@@ -99,14 +99,24 @@ def cache_key(environ: dict, version: int, session_cookie: str) -> tuple | None:
     from portal.i18n import locale_from
 
     accept = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE", ""), LanguageAccept)
-    partial = (_true(environ, "HTTP_HX_REQUEST") and not _true(environ, "HTTP_HX_BOOSTED")
-               and not _true(environ, "HTTP_HX_HISTORY_RESTORE_REQUEST"))
+    partial = (
+        _true(environ, "HTTP_HX_REQUEST")
+        and not _true(environ, "HTTP_HX_BOOSTED")
+        and not _true(environ, "HTTP_HX_HISTORY_RESTORE_REQUEST")
+    )
     path = environ.get("PATH_INFO", "") + ("?" + query if query else "")
     scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
     # Pages show today's date: a new day in China starts new entries.
     today = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
-    return (version, today, locale_from(cookies.get("lang"), accept), cookies.get("elder") == "1",
-            partial, scheme, path)
+    return (
+        version,
+        today,
+        locale_from(cookies.get("lang"), accept),
+        cookies.get("elder") == "1",
+        partial,
+        scheme,
+        path,
+    )
 
 
 def _load_version() -> tuple[int, datetime]:
@@ -144,15 +154,22 @@ class CachedPages:
 
     def _answer(self, environ, start_response, entry: Entry, started: float):
         not_modified = environ.get("HTTP_IF_NONE_MATCH", "").strip() in (f'"{entry.etag}"', "*")
-        if not not_modified and "HTTP_IF_MODIFIED_SINCE" in environ and "HTTP_IF_NONE_MATCH" not in environ:
+        if (
+            not not_modified
+            and "HTTP_IF_MODIFIED_SINCE" in environ
+            and "HTTP_IF_NONE_MATCH" not in environ
+        ):
             try:
                 since = parsedate_to_datetime(environ["HTTP_IF_MODIFIED_SINCE"])
                 not_modified = entry.last_modified.replace(microsecond=0) <= since
             except (TypeError, ValueError):
                 not_modified = False
         if not_modified:
-            headers = [(k, v) for k, v in entry.headers
-                       if k.lower() in ("etag", "last-modified", "cache-control", "vary")]
+            headers = [
+                (k, v)
+                for k, v in entry.headers
+                if k.lower() in ("etag", "last-modified", "cache-control", "vary")
+            ]
             start_response("304 NOT MODIFIED", headers)
             body = []
             status = 304
@@ -161,10 +178,19 @@ class CachedPages:
             body = [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
             status = 200
         if log.isEnabledFor(logging.INFO):
-            log.info("request", extra={"fields": {
-                "method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO"),
-                "endpoint": "cache", "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2), "user": None}})
+            log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": environ.get("REQUEST_METHOD"),
+                        "path": environ.get("PATH_INFO"),
+                        "endpoint": "cache",
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "user": None,
+                    }
+                },
+            )
         return body
 
 
@@ -175,7 +201,9 @@ def mark_cacheable() -> None:
         return
     cache: PageCache = current_app.extensions["page_cache"]
     version, changed_at = cache.version(_load_version, current_app.config["PORTAL_PAGE_CACHE_TTL"])
-    key = cache_key(request.environ, version, current_app.config.get("SESSION_COOKIE_NAME", "session"))
+    key = cache_key(
+        request.environ, version, current_app.config.get("SESSION_COOKIE_NAME", "session")
+    )
     if key is not None:
         g.page_cache = (key, changed_at)
 
@@ -185,8 +213,11 @@ def store_in_cache(response):
     if marker is None:
         return response
     key, changed_at = marker
-    if (response.status_code != 200 or response.direct_passthrough
-            or response.headers.getlist("Set-Cookie")):
+    if (
+        response.status_code != 200
+        or response.direct_passthrough
+        or response.headers.getlist("Set-Cookie")
+    ):
         return response
     body = response.get_data()
     etag = hashlib.sha1(body, usedforsecurity=False).hexdigest()
@@ -204,5 +235,3 @@ def init_app(app: Flask) -> None:
     app.before_request(mark_cacheable)
     app.after_request(store_in_cache)
     app.wsgi_app = CachedPages(app)
-
-

@@ -17,24 +17,12 @@ from sqlmodel import Session, select
 
 from portal import audit
 from portal.publicity import services
-from portal.publicity.models import Item, ItemStatus, Kind, RevisionStatus
-from portal.timeutil import SHANGHAI, utcnow
+from portal.publicity.models import Item, Kind
+from portal.timeutil import SHANGHAI
 
 REQUIRED = ("slug", "kind", "title", "summary", "published_at")
-OPTIONAL = {
-    "index_no",
-    "topic",
-    "issuer",
-    "written",
-    "doc_no",
-    "norm_no",
-    "validity",
-    "effective",
-    "policy",
-    "related",
-    "publish_at",
-    "expire_at",
-}
+META_KEYS = tuple(dict.fromkeys(k for names in services.META_FIELDS.values() for k in names))
+OPTIONAL = {*META_KEYS, "policy", "related", "publish_at", "expire_at"}
 # Policies first, so interpretations can point at them.
 KIND_ORDER = {Kind.POLICY: 0, Kind.LAW: 1}
 
@@ -131,20 +119,7 @@ def parse(path: Path) -> ContentFile:
 
 def _draft(content: ContentFile) -> services.Draft:
     front = content.front
-    meta = {
-        k: front[k]
-        for k in (
-            "index_no",
-            "topic",
-            "issuer",
-            "written",
-            "doc_no",
-            "norm_no",
-            "validity",
-            "effective",
-        )
-        if front.get(k) not in (None, "")
-    }
+    meta = {k: front[k] for k in META_KEYS if front.get(k) not in (None, "")}
     if front.get("related"):
         meta["related"] = front["related"]
     return services.Draft(
@@ -159,26 +134,14 @@ def _draft(content: ContentFile) -> services.Draft:
 
 
 def _publish_directly(session: Session, item: Item, content: ContentFile) -> None:
-    """Shipped content was reviewed with the code: its revision is published as loaded."""
-    draft = _draft(content)
-    meta, policy_id = services._check_draft(session, item.kind, draft)
-    previous = services.live_revision(session, item)
-    if previous is not None:
-        previous.status = RevisionStatus.SUPERSEDED
-        session.add(previous)
-    revision = services._new_revision(
-        session, item, draft, meta, None, status=RevisionStatus.PUBLISHED
+    services.publish_shipped(
+        session,
+        item=item,
+        draft=_draft(content),
+        published_at=content.front["published_at"],
+        source_file=str(content.path)[-200:],
+        source_hash=content.digest,
     )
-    item.live_revision_id = item.working_revision_id = revision.id
-    item.status = ItemStatus.PUBLISHED
-    item.policy_id = policy_id
-    item.publish_at, item.expire_at = draft.publish_at, draft.expire_at
-    item.published_at = content.front["published_at"]
-    item.source_file = str(content.path)[-200:]
-    item.source_hash = content.digest
-    item.updated_at = utcnow()
-    services._set_live(session, item, utcnow())
-    services._public_change(session, item)
 
 
 def load_file(session: Session, content: ContentFile) -> str:

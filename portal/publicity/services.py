@@ -367,6 +367,34 @@ def publish(
     return revision
 
 
+def publish_shipped(
+    session: Session,
+    *,
+    item: Item,
+    draft: Draft,
+    published_at: datetime,
+    source_file: str,
+    source_hash: str,
+) -> Revision:
+    """Publish content shipped in content/: it was reviewed with the code, so no review here."""
+    meta, policy_id = _check_draft(session, item.kind, draft)
+    previous = live_revision(session, item)
+    if previous is not None:
+        previous.status = RevisionStatus.SUPERSEDED
+        session.add(previous)
+    revision = _new_revision(session, item, draft, meta, None, status=RevisionStatus.PUBLISHED)
+    item.live_revision_id = item.working_revision_id = revision.id
+    item.status = ItemStatus.PUBLISHED
+    item.policy_id = policy_id
+    item.publish_at, item.expire_at = draft.publish_at, draft.expire_at
+    item.published_at = published_at
+    item.source_file, item.source_hash = source_file, source_hash
+    item.updated_at = utcnow()
+    _set_live(session, item, utcnow())
+    _public_change(session, item)
+    return revision
+
+
 def return_to_author(session: Session, *, item: Item, reviewer: User, comment: str) -> Revision:
     """Send the pending revision back with a comment; a live text stays live."""
     _require(reviewer, REVIEWERS)

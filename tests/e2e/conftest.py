@@ -52,8 +52,12 @@ class LiveServer:
 @pytest.fixture()
 def live_server(scratch_database, new_app, tmp_path) -> Iterator[LiveServer]:
     reset_schema(scratch_database)
-    app = new_app(scratch_database, PORTAL_SEARCH_DIR=str(tmp_path / "search"),
-                  PORTAL_UPLOAD_DIR=str(tmp_path / "uploads"), PORTAL_PAGE_CACHE_TTL=0)
+    app = new_app(
+        scratch_database,
+        PORTAL_SEARCH_DIR=str(tmp_path / "search"),
+        PORTAL_UPLOAD_DIR=str(tmp_path / "uploads"),
+        PORTAL_PAGE_CACHE_TTL=0,
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -31,8 +31,12 @@ def test_a_parent_searches_live_and_opens_the_policy(live_server, phone):
     expect(page.locator("#results mark").first).to_have_text("监护")
     assert page.evaluate("window.__liveMarker") == 1
     expect(page).to_have_url(re.compile(r"q=%E7%9B%91%E6%8A%A4"))
-    page.get_by_role("link", name="松阳县人民政府办公室关于加强留守儿童关爱保护工作的实施意见").click()
-    expect(page.locator("h1")).to_have_text("松阳县人民政府办公室关于加强留守儿童关爱保护工作的实施意见")
+    page.get_by_role(
+        "link", name="松阳县人民政府办公室关于加强留守儿童关爱保护工作的实施意见"
+    ).click()
+    expect(page.locator("h1")).to_have_text(
+        "松阳县人民政府办公室关于加强留守儿童关爱保护工作的实施意见"
+    )
     expect(page.locator("table.meta")).to_contain_text("松政办发〔2017〕139号")
 
 
