@@ -79,8 +79,13 @@ def test_expired_session_on_an_htmx_request_goes_to_login(live_server, phone):
     expect(page.get_by_role("heading", name="登录")).to_be_visible()
 
 
-@pytest.mark.parametrize("path", ["/", "/auth/login"])
-def test_home_and_login_pages_have_no_serious_accessibility_violations(live_server, phone, path):
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/auth/login", "/publicity/policies/songyang-2017-139", "/search?q=%E7%9B%91%E6%8A%A4",
+     "/pages/songyang-2017-139-annex-2"],
+)
+def test_public_pages_have_no_serious_accessibility_violations(live_server, phone, path):
+    live_server.load_content()
     phone.goto(live_server.url + path)
     results = Axe().run(phone)
     serious = [
