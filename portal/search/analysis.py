@@ -38,9 +38,27 @@ def segmenter() -> rjieba.Jieba:
 
 
 def cut(text: str, *, for_index: bool = False) -> list[tuple[str, int, int]]:
-    """(word, start, end) for each word; punctuation and spaces dropped."""
-    mode = "search" if for_index else "default"
-    return [t for t in segmenter().tokenize(text, mode) if _WORD.search(t[0])]
+    """(word, start, end) for each word; punctuation and spaces dropped.
+
+    jieba's guessing of unknown words (its HMM) is off: in context it glues a place name to its
+    neighbour (乡金村) while the same word typed alone is cut differently, so it would never
+    match. For the index, every dictionary word inside a longer word is added too (农村留守儿童
+    also gives 留守儿童, 受委托监护人 gives 委托监护), shorter parts before the whole word.
+    """
+    jieba = segmenter()
+    words = [t for t in jieba.tokenize(text, "default", False) if _WORD.search(t[0])]
+    if not for_index:
+        return words
+    out = []
+    for word, start, end in words:
+        length = len(word)
+        if length > 2:
+            for i in range(length - 1):
+                for j in range(i + 2, length + (i > 0)):
+                    if jieba.has_word(word[i:j]):
+                        out.append((word[i:j], start + i, start + j))
+        out.append((word, start, end))
+    return out
 
 
 class JiebaTokenizer(Tokenizer):

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlmodel import Session, select
 from whoosh import index as whoosh_index
 from whoosh import writing
-from whoosh.fields import DATETIME, ID, TEXT, Schema
+from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.query import And, Or, Term
 
@@ -26,6 +26,11 @@ MAX_WORDS = 12
 MAX_EXPANSION = 60
 
 
+# Bump when the schema or the analysis changes; the dictionary's own hash is added to it.
+SCHEMA_VERSION = 2
+FIELDS = ("title", "body")
+
+
 def make_schema() -> Schema:
     analyzer = ChineseAnalyzer()
     return Schema(
@@ -35,10 +40,20 @@ def make_schema() -> Schema:
         year=ID(stored=True),
         slug=ID(stored=True),
         title=TEXT(analyzer=analyzer, field_boost=3.0, stored=True),
-        summary=TEXT(analyzer=analyzer, field_boost=1.5, stored=True),
+        summary=STORED,
+        # The summary is searched as part of the body: two fields to look in, not three.
         body=TEXT(analyzer=analyzer),
         published=DATETIME(stored=True),
     )
+
+
+def schema_signature() -> str:
+    """What the index was built with: a different one means it must be rebuilt."""
+    import hashlib
+    from importlib import resources
+
+    words = resources.files("portal.search").joinpath("userdict.txt").read_bytes()
+    return f"{SCHEMA_VERSION}:{hashlib.sha256(words).hexdigest()[:16]}"
 
 
 @dataclass
@@ -116,10 +131,21 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._searcher = None
         self.path.mkdir(parents=True, exist_ok=True)
-        if whoosh_index.exists_in(str(self.path)):
+        marker = self.path / "portal-signature"
+        signature = schema_signature()
+        current = marker.read_text() if marker.exists() else None
+        if whoosh_index.exists_in(str(self.path)) and current == signature:
             self.ix = whoosh_index.open_dir(str(self.path))
         else:
+            # New, or built with another schema or dictionary: start empty; the catch-up job
+            # (and `flask search catch-up` in `make run`) fills it from the database.
             self.ix = whoosh_index.create_in(str(self.path), make_schema())
+            marker.write_text(signature)
+            if current is not None:
+                log.warning(
+                    "search index rebuilt for a new schema or dictionary",
+                    extra={"fields": {"path": str(self.path)}},
+                )
 
     # Reading ------------------------------------------------------------------------------
 
@@ -137,7 +163,7 @@ class SearchIndex:
             return self._searcher
 
     def _word_query(self, searcher, word: str, *, alone: bool):
-        fields = ("title", "summary", "body")
+        fields = FIELDS
         if alone and len(word) == 1 and not word.isascii():
             # A single character is not a word for the segmenter: match the words containing it.
             terms = []
@@ -178,12 +204,10 @@ class SearchIndex:
             filters.append(Term("year", year))
         filter_query = And(filters) if filters else None
         query = And(clauses)
-        found = searcher.search_page(query, page, pagelen=per_page, filter=filter_query, terms=True)
+        found = searcher.search_page(query, page, pagelen=per_page, filter=filter_query)
         if found.total == 0 and len(clauses) > 1:
             query = Or(clauses)
-            found = searcher.search_page(
-                query, page, pagelen=per_page, filter=filter_query, terms=True
-            )
+            found = searcher.search_page(query, page, pagelen=per_page, filter=filter_query)
             results.partial = found.total > 0
         results.total = found.total
         results.pages = max(1, found.pagecount)
@@ -280,7 +304,7 @@ def document_for(item, revision) -> dict:
         "slug": item.slug,
         "title": revision.title,
         "summary": revision.summary or "",
-        "body": plain_text(revision.body_html),
+        "body": (revision.summary or "") + "\n" + plain_text(revision.body_html),
         "published": published.replace(tzinfo=None) if published else None,
     }
 

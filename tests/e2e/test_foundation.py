@@ -81,8 +81,13 @@ def test_expired_session_on_an_htmx_request_goes_to_login(live_server, phone):
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/auth/login", "/publicity/policies/songyang-2017-139", "/search?q=%E7%9B%91%E6%8A%A4",
-     "/pages/songyang-2017-139-annex-2"],
+    [
+        "/",
+        "/auth/login",
+        "/publicity/policies/songyang-2017-139",
+        "/search?q=%E7%9B%91%E6%8A%A4",
+        "/pages/songyang-2017-139-annex-2",
+    ],
 )
 def test_public_pages_have_no_serious_accessibility_violations(live_server, phone, path):
     live_server.load_content()

@@ -190,3 +190,30 @@ def test_the_searcher_is_reused_between_queries(app, shipped):
         first = index.searcher()
         index.search("监护")
         assert index.searcher() is first
+
+
+def test_words_inside_longer_words_are_indexed_and_context_does_not_change_them():
+    from portal.search.analysis import cut, query_words
+
+    indexed = {
+        w for w, _s, _e in cut("资助农村留守儿童，联系受委托监护人，斋坛乡上田村", for_index=True)
+    }
+    assert {"农村留守儿童", "留守儿童", "受委托监护人", "委托监护", "斋坛乡"} <= indexed
+    # Without jieba's guessing of unknown words, a name cuts the same alone and in context.
+    alone = query_words("上田村")
+    in_context = [w for w, _s, _e in cut("斋坛乡上田村")][1:]
+    assert alone == in_context
+
+
+def test_an_index_built_for_another_dictionary_is_rebuilt(app, session, publish, tmp_path):
+    from portal.search.index import SearchIndex
+
+    publish(kind="news", slug="n-sig", title="儿童之家开放", body="儿童之家")
+    path = tmp_path / "other"
+    SearchIndex(path)
+    (path / "portal-signature").write_text("1:old-dictionary")
+    fresh = SearchIndex(path)  # starts empty, marked with the current signature
+    assert fresh.versions() == {}
+    with app.app_context():
+        assert catch_up(session, index=fresh)["indexed"] >= 1
+    assert fresh.versions()
