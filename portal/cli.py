@@ -193,7 +193,8 @@ search_cli = AppGroup("search", help="The full-text search index.")
 
 
 @search_cli.command("reindex")
-def search_reindex_command() -> None:
+@click.option("--procs", default=2, show_default=True, help="Processes for the index writer.")
+def search_reindex_command(procs: int) -> None:
     """Rebuild the search index from the published content, with a progress bar."""
     from sqlmodel import func
 
@@ -205,7 +206,7 @@ def search_reindex_command() -> None:
             select(func.count()).select_from(Item).where(Item.live.is_(True))
         ).one()
         with click.progressbar(length=total, label="Indexing", show_pos=True) as bar:
-            count = reindex(session, progress=bar.update)
+            count = reindex(session, progress=bar.update, procs=procs)
     click.echo(f"Indexed {count} published items.")
 
 
