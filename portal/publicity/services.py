@@ -254,6 +254,18 @@ def submit(session: Session, *, item: Item, user: User) -> Revision:
     revision = working_revision(session, item)
     if revision is None or revision.status != RevisionStatus.DRAFT:
         raise PublicityError(N_("There is no new draft to submit."))
+    if item.kind == Kind.AD:
+        from portal.publicity.models import Attachment
+
+        has_image = session.exec(
+            select(Attachment.id).where(
+                Attachment.item_id == item.id, Attachment.is_image.is_(True)
+            )
+        ).first()
+        if has_image is None:
+            raise PublicityError(
+                N_("A public-service ad needs its image: attach a JPEG or PNG first.")
+            )
     revision.status = RevisionStatus.PENDING
     session.add(revision)
     if item.status != ItemStatus.PUBLISHED:

@@ -126,3 +126,26 @@ def test_other_roles_cannot_upload(app, session, item_page):
     other = app.test_client()
     login(other, make_user(session, role="volunteer"))
     assert _upload(other, item, "a.pdf", PDF).status_code == 403
+
+
+def test_a_public_service_ad_needs_its_image_before_review(app, session, editor):
+    from portal.publicity import services
+
+    c = app.test_client()
+    login(c, editor)
+    post(c, "/publicity/manage/new", {**NEW, "kind": "ad", "slug": "ad-river"})
+    item = session.exec(select(Item).where(Item.slug == "ad-river")).one()
+    response = post(c, f"/publicity/manage/{item.id}/submit")
+    from tests.conftest import page_text
+
+    assert "公益广告须有图片" in page_text(c.get(response.headers["Location"]))
+    _upload(c, item, "poster.png", _png())
+    post(c, f"/publicity/manage/{item.id}/submit")
+    session.expire_all()
+    assert services.pending_revision(session, session.get(Item, item.id)) is not None
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (20, 20), (0, 90, 80)).save(out, format="PNG")
+    return out.getvalue()
