@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_jobs_are_registered_with_explicit_misfire_and_coalescing():
     specs = load_jobs()
-    assert "notify.deliver" in specs
+    assert {"notify.deliver", "publicity.timed", "search.catch_up"} <= set(specs)
     for spec in specs.values():
         assert spec.misfire_grace_time > 1 and spec.coalesce and spec.max_instances == 1
 
