@@ -89,6 +89,10 @@ def store(
     )
     session.add(attachment)
     session.flush()
+    if item.live:
+        from portal.publicity.services import bump_content_version
+
+        bump_content_version(session)  # the public page now lists the file
     audit.record(
         session,
         action="content.attachment_added",

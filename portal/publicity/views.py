@@ -610,8 +610,6 @@ def upload(item_id: int):
     except services.PublicityError as error:
         flash(_(str(error)), "error")
     else:
-        if item.live:
-            services.bump_content_version(get_session())
         flash(_("The file is attached."), "success")
     return see_other("publicity.item", item_id=item_id)
 
