@@ -149,3 +149,13 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (20, 20), (0, 90, 80)).save(out, format="PNG")
     return out.getvalue()
+
+
+def test_a_file_attached_to_a_live_item_appears_on_its_cached_page(app, session, publish, editor):
+    item = publish(kind="notice", slug="t-files", title="讲座通知")
+    public = app.test_client()
+    assert "讲座安排.pdf" not in public.get("/publicity/notices/t-files").get_data(as_text=True)
+    c = app.test_client()
+    login(c, editor)
+    _upload(c, item, "讲座安排.pdf", PDF)
+    assert "讲座安排.pdf" in public.get("/publicity/notices/t-files").get_data(as_text=True)
