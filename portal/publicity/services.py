@@ -574,6 +574,46 @@ def live_by_slug(session: Session, slug: str) -> tuple[Item, Revision] | None:
     return (item, revision) if revision else None
 
 
+def detail_context(session: Session, item: Item, revision: Revision) -> dict[str, Any]:
+    """What a detail page shows around the text: metadata, links, attachments."""
+    from portal.publicity.models import Attachment
+
+    related = []
+    if revision.meta.get("related"):
+        found = session.exec(
+            select(Item).where(Item.slug.in_(revision.meta["related"]), Item.live.is_(True))
+        ).all()
+        related = with_revisions(session, list(found))
+    policy = None
+    if item.kind == Kind.INTERPRETATION and item.policy_id:
+        linked = session.get(Item, item.policy_id)
+        if linked is not None and linked.live:
+            policy = with_revisions(session, [linked])[0]
+    interpretations = []
+    if item.kind == Kind.POLICY:
+        found = session.exec(
+            select(Item).where(Item.policy_id == item.id, Item.live.is_(True))
+        ).all()
+        interpretations = with_revisions(session, list(found))
+    attachments = session.exec(
+        select(Attachment).where(Attachment.item_id == item.id).order_by(Attachment.id)
+    ).all()
+    meta = [
+        (META_LABELS[name], revision.meta[name])
+        for name in META_FIELDS.get(item.kind, ())
+        if revision.meta.get(name)
+    ]
+    return {
+        "item": item,
+        "revision": revision,
+        "meta": meta,
+        "related": related,
+        "policy": policy,
+        "interpretations": interpretations,
+        "attachments": attachments,
+    }
+
+
 def content_version(session: Session) -> tuple[int, datetime]:
     state = session.get(SiteState, 1)
     if state is None:

@@ -130,44 +130,10 @@ def column(segment: str):
 
 
 def _detail(item: Item, revision: Revision, *, preview: bool = False):
-    session = get_session()
-    related_slugs = revision.meta.get("related", [])
-    related = []
-    if related_slugs:
-        items = session.exec(
-            select(Item).where(Item.slug.in_(related_slugs), Item.live.is_(True))
-        ).all()
-        related = services.with_revisions(session, list(items))
-    policy = None
-    if item.kind == Kind.INTERPRETATION and item.policy_id:
-        linked = session.get(Item, item.policy_id)
-        if linked is not None and linked.live:
-            policy = services.with_revisions(session, [linked])[0]
-    interpretations = []
-    if item.kind == Kind.POLICY:
-        found = session.exec(
-            select(Item).where(Item.policy_id == item.id, Item.live.is_(True))
-        ).all()
-        interpretations = services.with_revisions(session, list(found))
-    attached = session.exec(
-        select(Attachment).where(Attachment.item_id == item.id).order_by(Attachment.id)
-    ).all()
-    column = services.COLUMN_BY_KIND[item.kind]
-    meta = [
-        (services.META_LABELS[name], revision.meta[name])
-        for name in services.META_FIELDS.get(item.kind, ())
-        if revision.meta.get(name)
-    ]
     return render(
         "publicity/detail.html",
-        item=item,
-        revision=revision,
-        column=column,
-        meta=meta,
-        related=related,
-        policy=policy,
-        interpretations=interpretations,
-        attachments=attached,
+        **services.detail_context(get_session(), item, revision),
+        column=services.COLUMN_BY_KIND[item.kind],
         toc=headings(revision.body_html),
         preview=preview,
     )
