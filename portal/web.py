@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Response, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
+
+from portal.pagination import Page  # noqa: F401 - views build pages with it
 
 
 def _htmx_header(name: str) -> bool:
@@ -86,28 +86,6 @@ def see_other(endpoint_or_url: str, **values) -> Response:
         endpoint_or_url if endpoint_or_url.startswith("/") else url_for(endpoint_or_url, **values)
     )
     return redirect(target, code=303)
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def page_number() -> int:

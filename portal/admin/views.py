@@ -7,7 +7,7 @@ import secrets
 from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import func, select
+from sqlmodel import select
 
 from portal import audit
 from portal.admin.forms import UserCreateForm
@@ -16,20 +16,17 @@ from portal.auth import services
 from portal.auth.models import Role, User
 from portal.db import get_session
 from portal.notify import services as notify_services
+from portal.pagination import Page, paginate
 from portal.places import township_choices
 from portal.security import reauth_required, roles_required
-from portal.web import Page, page_number, render, see_other
+from portal.web import page_number, render, see_other
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 25
 
 
-def _page(statement, count_statement) -> Page:
-    session = get_session()
-    page = page_number()
-    total = session.exec(count_statement).one()
-    items = list(session.exec(statement.offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
-    return Page(items=items, page=page, per_page=PER_PAGE, total=total)
+def _page(statement) -> Page:
+    return paginate(get_session(), statement, page=page_number(), per_page=PER_PAGE)
 
 
 @bp.route("/users")
@@ -37,14 +34,12 @@ def _page(statement, count_statement) -> Page:
 def users():
     role = request.args.get("role", "")
     statement = select(User).order_by(User.id)
-    count = select(func.count()).select_from(User)
     if role in {r.value for r in Role}:
         statement = statement.where(User.role == role)
-        count = count.where(User.role == role)
     return render(
         "admin/users.html",
         block="results",
-        page=_page(statement, count),
+        page=_page(statement),
         role=role,
         roles=list(Role),
     )
@@ -151,23 +146,19 @@ def reset_link(user_id: int):
 def audit_log():
     action = request.args.get("action", "").strip()[:60]
     statement = select(AuditEntry).order_by(AuditEntry.id.desc())
-    count = select(func.count()).select_from(AuditEntry)
     if action:
         statement = statement.where(AuditEntry.action == action)
-        count = count.where(AuditEntry.action == action)
-    return render("admin/audit.html", block="results", page=_page(statement, count), action=action)
+    return render("admin/audit.html", block="results", page=_page(statement), action=action)
 
 
 @bp.route("/outbox")
 @roles_required(Role.ADMIN)
 def outbox():
     session = get_session()
-    page = page_number()
-    items, total = notify_services.failed_page(session, page=page, per_page=PER_PAGE)
     return render(
         "admin/outbox.html",
         counts=notify_services.status_counts(session),
-        page=Page(items=items, page=page, per_page=PER_PAGE, total=total),
+        page=notify_services.failed_page(session, page=page_number(), per_page=PER_PAGE),
     )
 
 

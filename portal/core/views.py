@@ -78,10 +78,7 @@ def home():
     session = get_session()
     latest = {}
     for kind in ("news", "notice"):
-        items, _total = publicity.page_of(
-            session, publicity.live_items(session, kind=kind), page=1, per_page=6
-        )
-        latest[kind] = publicity.with_revisions(session, list(items))
+        latest[kind] = publicity.live_page(session, kind=kind, page=1, per_page=6).items
     columns = [c for c in publicity.COLUMNS if c.listed]
     return render("core/home.html", latest=latest, columns=columns)
 

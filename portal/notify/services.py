@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -23,6 +23,7 @@ from portal.notify.models import (
     OutboxMessage,
 )
 from portal.notify.templates import get_template
+from portal.pagination import Page, paginate
 from portal.timeutil import utcnow
 
 log = logging.getLogger("portal.notify")
@@ -412,20 +413,13 @@ def unread_count(session: Session, *, user_id: int) -> int:
     ).scalar_one()
 
 
-def inbox_page(session: Session, *, user_id: int, page: int, per_page: int):
-    total = session.execute(
-        select(func.count()).select_from(TABLE).where(_inbox_filter(user_id))
-    ).scalar_one()
-    items = list(
-        session.execute(
-            select(OutboxMessage)
-            .where(_inbox_filter(user_id))
-            .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-        ).scalars()
+def inbox_page(session: Session, *, user_id: int, page: int, per_page: int) -> Page:
+    statement = (
+        select(OutboxMessage)
+        .where(_inbox_filter(user_id))
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
     )
-    return items, total
+    return paginate(session, statement, page=page, per_page=per_page)
 
 
 def mark_read(session: Session, *, user_id: int, message_id: int | None = None) -> int:
@@ -436,16 +430,10 @@ def mark_read(session: Session, *, user_id: int, message_id: int | None = None) 
     return session.execute(update(TABLE).where(condition).values(read_at=utcnow())).rowcount or 0
 
 
-def failed_page(session: Session, *, page: int, per_page: int):
-    condition = or_(TABLE.c.status == MessageStatus.FAILED)
-    total = session.execute(select(func.count()).select_from(TABLE).where(condition)).scalar_one()
-    items = list(
-        session.execute(
-            select(OutboxMessage)
-            .where(condition)
-            .order_by(OutboxMessage.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-        ).scalars()
+def failed_page(session: Session, *, page: int, per_page: int) -> Page:
+    statement = (
+        select(OutboxMessage)
+        .where(TABLE.c.status == MessageStatus.FAILED)
+        .order_by(OutboxMessage.id.desc())
     )
-    return items, total
+    return paginate(session, statement, page=page, per_page=per_page)

@@ -10,7 +10,7 @@ from portal.db import get_session
 from portal.notify import services
 from portal.notify.forms import ContactPreferencesForm
 from portal.security import login_required
-from portal.web import Page, page_number, render, see_other
+from portal.web import page_number, render, see_other
 
 bp = Blueprint("notify", __name__)
 PER_PAGE = 20
@@ -26,15 +26,10 @@ def inbox_context():
 @bp.route("/inbox")
 @login_required
 def inbox():
-    page = page_number()
-    items, total = services.inbox_page(
-        get_session(), user_id=current_user.id, page=page, per_page=PER_PAGE
+    found = services.inbox_page(
+        get_session(), user_id=current_user.id, page=page_number(), per_page=PER_PAGE
     )
-    return render(
-        "notify/inbox.html",
-        block="messages",
-        page=Page(items=items, page=page, per_page=PER_PAGE, total=total),
-    )
+    return render("notify/inbox.html", block="messages", page=found)
 
 
 @bp.route("/inbox/<int:message_id>/read", methods=["POST"])

@@ -16,6 +16,7 @@ from portal import audit, notify
 from portal.auth.models import Role, User
 from portal.i18n import N_
 from portal.notify.models import Channel
+from portal.pagination import Page, paginate
 from portal.publicity.markdown import render_markdown
 from portal.publicity.models import (
     Item,
@@ -543,14 +544,27 @@ def live_items(session: Session, *, kind: Kind | None = None, year: int | None =
     return statement
 
 
-def page_of(session: Session, statement, *, page: int, per_page: int):
-    count = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    rows = session.exec(
-        statement.order_by(Item.published_at.desc(), Item.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return rows, count
+def page_of(session: Session, statement, *, page: int, per_page: int, live: bool = True) -> Page:
+    """A page of items, newest first, each with its (live or working) revision."""
+    found = paginate(session, statement, page=page, per_page=per_page)
+    return found.with_items(with_revisions(session, found.items, live=live))
+
+
+def live_page(session: Session, *, kind: Kind | None, page: int, per_page: int) -> Page:
+    """Published items of a column (or all), newest first."""
+    statement = live_items(session, kind=kind).order_by(Item.published_at.desc(), Item.id.desc())
+    return page_of(session, statement, page=page, per_page=per_page)
+
+
+def manage_page(session: Session, *, status: str, kind: str, page: int, per_page: int) -> Page:
+    """Every item for the writers' list, filtered by status and column, last changed first."""
+    statement = select(Item)
+    if status in {s.value for s in ItemStatus}:
+        statement = statement.where(Item.status == status)
+    if kind in {k.value for k in Kind}:
+        statement = statement.where(Item.kind == kind)
+    statement = statement.order_by(Item.updated_at.desc(), Item.id.desc())
+    return page_of(session, statement, page=page, per_page=per_page, live=False)
 
 
 def with_revisions(

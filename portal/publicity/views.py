@@ -21,7 +21,7 @@ from portal.publicity.markdown import headings
 from portal.publicity.models import Attachment, Item, Kind, Revision
 from portal.security import has_role, public, roles_required
 from portal.timeutil import SHANGHAI, utcnow
-from portal.web import Page, page_number, render, see_other
+from portal.web import page_number, render, see_other
 
 bp = Blueprint("publicity", __name__)
 PER_PAGE = 15
@@ -70,8 +70,8 @@ REVISION_LABELS = {
 @bp.app_template_global()
 def status_label(item: Item) -> str:
     label = str(STATUS_LABELS.get(item.status, item.status))
-    if item.status == "published" and services.working_revision(get_session(), item) is not None:
-        working = services.working_revision(get_session(), item)
+    working = services.working_revision(get_session(), item) if item.status == "published" else None
+    if working is not None:
         if working.status == "pending":
             label += " · " + str(_l("new revision awaiting review"))
         elif working.status in ("draft", "returned") and working.id != item.live_revision_id:
@@ -102,10 +102,8 @@ def index():
     for column in services.COLUMNS:
         if not column.listed:
             continue
-        items, total = services.page_of(
-            session, services.live_items(session, kind=column.kind), page=1, per_page=5
-        )
-        sections.append((column, services.with_revisions(session, list(items)), total))
+        found = services.live_page(session, kind=column.kind, page=1, per_page=5)
+        sections.append((column, found.items, found.total))
     return render("publicity/index.html", sections=sections)
 
 
@@ -116,17 +114,10 @@ def column(segment: str):
     column = _column(segment)
     session = get_session()
     page = page_number()
-    items, total = services.page_of(
-        session, services.live_items(session, kind=column.kind), page=page, per_page=PER_PAGE
-    )
-    if page > 1 and not items:
+    found = services.live_page(session, kind=column.kind, page=page, per_page=PER_PAGE)
+    if page > 1 and not found.items:
         abort(404)
-    rows = services.with_revisions(session, list(items))
-    return render(
-        "publicity/column.html",
-        column=column,
-        page=Page(items=rows, page=page, per_page=PER_PAGE, total=total),
-    )
+    return render("publicity/column.html", column=column, page=found)
 
 
 def _detail(item: Item, revision: Revision, *, preview: bool = False):
@@ -186,10 +177,7 @@ def attachment(attachment_id: int, name: str):
 
 def _feed(kind: Kind | None, title: str, self_url: str):
     session = get_session()
-    items, _total = services.page_of(
-        session, services.live_items(session, kind=kind), page=1, per_page=30
-    )
-    rows = services.with_revisions(session, list(items))
+    rows = services.live_page(session, kind=kind, page=1, per_page=30).items
     updated = max((i.updated_at for i, _r in rows), default=utcnow())
     body = render(
         "publicity/feed.atom.xml", rows=rows, title=title, self_url=self_url, updated=updated
@@ -329,30 +317,17 @@ def _draft_from(form: ItemForm, kind: str) -> services.Draft:
 @bp.route("/publicity/manage/")
 @roles_required(*WRITER_ROLES)
 def manage():
-    session = get_session()
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
-    statement = select(Item)
-    if status in {"draft", "pending", "published", "retracted"}:
-        statement = statement.where(Item.status == status)
-    if kind in {k.value for k in Kind}:
-        statement = statement.where(Item.kind == kind)
-    page = page_number()
-    from sqlmodel import func
-
-    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    items = session.exec(
-        statement.order_by(Item.updated_at.desc(), Item.id.desc())
-        .offset((page - 1) * PER_PAGE)
-        .limit(PER_PAGE)
-    ).all()
-    rows = services.with_revisions(session, list(items), live=False)
+    found = services.manage_page(
+        get_session(), status=status, kind=kind, page=page_number(), per_page=PER_PAGE
+    )
     return render(
         "publicity/manage.html",
         block="results",
         state=status,
         kind=kind,
-        page=Page(items=rows, page=page, per_page=PER_PAGE, total=total),
+        page=found,
         columns=services.COLUMNS,
     )
 
