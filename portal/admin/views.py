@@ -127,12 +127,13 @@ def set_active(user_id: int):
 @reauth_required
 def reset_link(user_id: int):
     user = _user_or_404(user_id)
-    if not user.is_active:
-        flash(_("Enable the account before issuing a reset link."), "error")
+    try:
+        token = services.issue_reset_link(
+            get_session(), user=user, issued_by=current_user.id, ip=request.remote_addr
+        )
+    except services.AccountError as error:
+        flash(_(str(error)), "error")
         return see_other("admin.user_detail", user_id=user.id)
-    token = services.issue_reset_link(
-        get_session(), user=user, issued_by=current_user.id, ip=request.remote_addr
-    )
     return render(
         "admin/reset_link.html",
         user=user,

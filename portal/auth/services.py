@@ -317,6 +317,8 @@ def issue_reset_link(
     ip: str | None = None,
 ) -> str:
     """Create a one-time reset token; only its hash is stored. Older links stop working."""
+    if not user.is_active:
+        raise AccountError(N_("Enable the account before issuing a reset link."))
     now = utcnow()
     for old in session.exec(
         select(PasswordReset).where(

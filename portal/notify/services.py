@@ -36,6 +36,14 @@ class NotifyError(ValueError):
     """A message could not be queued: nothing was written."""
 
 
+class PreferenceError(NotifyError):
+    """A contact preference cannot be kept; `field` names the form field it concerns."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class Recipient:
     """Who receives a message, and on which channels they can be reached."""
@@ -395,6 +403,20 @@ def cancel_failed(session: Session, *, message_id: int) -> bool:
         .values(status=MessageStatus.CANCELLED)
     )
     return bool(result.rowcount)
+
+
+def set_preferences(session: Session, *, user, by_email: bool, by_sms: bool, language: str) -> None:
+    """Choose the channels besides the inbox; a channel needs its address on the account."""
+    if by_sms and not user.phone:
+        raise PreferenceError(
+            N_("Your account has no mobile number for SMS."), field="notify_by_sms"
+        )
+    if by_email and not user.email:
+        raise PreferenceError(N_("Your account has no e-mail address."), field="notify_by_email")
+    if language not in LANGUAGES:
+        raise PreferenceError(N_("Choose Chinese or English."), field="language")
+    user.notify_by_email, user.notify_by_sms, user.language = by_email, by_sms, language
+    session.add(user)
 
 
 def _inbox_filter(user_id: int):

@@ -54,15 +54,17 @@ def preferences():
     user = current_user._get_current_object()
     form = ContactPreferencesForm(obj=user)
     if form.validate_on_submit():
-        if form.notify_by_sms.data and not user.phone:
-            form.notify_by_sms.errors.append(_("Your account has no mobile number for SMS."))
-        elif form.notify_by_email.data and not user.email:
-            form.notify_by_email.errors.append(_("Your account has no e-mail address."))
+        try:
+            services.set_preferences(
+                get_session(),
+                user=user,
+                by_email=form.notify_by_email.data,
+                by_sms=form.notify_by_sms.data,
+                language=form.language.data,
+            )
+        except services.PreferenceError as error:
+            form[error.field].errors.append(_(str(error)))
         else:
-            user.notify_by_email = form.notify_by_email.data
-            user.notify_by_sms = form.notify_by_sms.data
-            user.language = form.language.data
-            get_session().add(user)
             flash(_("Your contact preferences are saved."), "success")
             return see_other("notify.preferences")
     return render("notify/preferences.html", form=form, user=user)

@@ -588,6 +588,18 @@ def live_by_slug(session: Session, slug: str) -> tuple[Item, Revision] | None:
     return (item, revision) if revision else None
 
 
+def live_texts(session: Session, ids: list[int]) -> dict[int, str]:
+    """The visible text of these items' live revisions (for search snippets)."""
+    from portal.search.index import plain_text
+
+    rows = session.exec(
+        select(Item.id, Revision.body_html)
+        .join(Revision, Revision.id == Item.live_revision_id)
+        .where(Item.id.in_(ids))
+    ).all()
+    return {item_id: plain_text(body) for item_id, body in rows}
+
+
 def detail_context(session: Session, item: Item, revision: Revision) -> dict[str, Any]:
     """What a detail page shows around the text: metadata, links, attachments."""
     from portal.publicity.models import Attachment

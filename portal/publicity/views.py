@@ -243,7 +243,6 @@ def robots():
 @cached_page
 def search():
     from portal.search import get_index
-    from portal.search.index import plain_text
 
     query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
     kind = request.args.get("kind", "")
@@ -253,22 +252,13 @@ def search():
     results = None
     if query:
         session = get_session()
-
-        def bodies(ids: list[int]) -> dict[int, str]:
-            rows = session.exec(
-                select(Item.id, Revision.body_html)
-                .join(Revision, Revision.id == Item.live_revision_id)
-                .where(Item.id.in_(ids))
-            ).all()
-            return {item_id: plain_text(body) for item_id, body in rows}
-
         results = get_index().search(
             query,
             kind=kind or None,
             year=year or None,
             page=page_number(),
             per_page=10,
-            body_for=bodies,
+            body_for=lambda ids: services.live_texts(session, ids),
         )
     this_year = utcnow().astimezone(SHANGHAI).year
     return render(

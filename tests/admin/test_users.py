@@ -208,3 +208,14 @@ def test_audit_log_page_lists_entries(admin_client):
 
 def test_unknown_user_is_404(admin_client):
     assert admin_client.get("/admin/users/99999").status_code == 404
+
+
+def test_no_reset_link_for_a_disabled_account(admin_client, session):
+    target = make_user(session, role=Role.EDITOR, is_active=False)
+    response = post(admin_client, f"/admin/users/{target.id}/reset-link")
+    assert response.status_code == 303
+    assert "请先启用账号" in page_text(admin_client.get(response.headers["Location"]))
+    assert (
+        session.exec(select(PasswordReset).where(PasswordReset.user_id == target.id)).first()
+        is None
+    )
