@@ -4,7 +4,9 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import portal.models  # noqa: F401 - registers every table
+from portal.models import load_models
+
+load_models()
 from portal.timeutil import UTCDateTime
 
 config = context.config

@@ -51,24 +51,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
-    from portal.charity.views import bp as charity_bp
+    from portal.core import registry
     from portal.core.views import bp as core_bp
     from portal.notify.views import bp as notify_bp
-    from portal.parents_school.views import bp as parents_school_bp
-    from portal.publicity.views import bp as publicity_bp
-    from portal.volunteers.views import bp as volunteers_bp
+    from portal.search.views import bp as search_bp
 
-    for blueprint in (
-        core_bp,
-        auth_bp,
-        admin_bp,
-        notify_bp,
-        publicity_bp,
-        parents_school_bp,
-        volunteers_bp,
-        charity_bp,
-    ):
+    for blueprint in (core_bp, auth_bp, admin_bp, notify_bp, search_bp):
         app.register_blueprint(blueprint)
+    # Every area found under portal/ (each declares itself in its own area.py).
+    app.extensions["areas"] = registry.areas()
+    for spec in app.extensions["areas"]:
+        app.register_blueprint(registry.resolve(spec.blueprint))
     errors.init_app(app)
     cli.init_app(app)
     return app

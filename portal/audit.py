@@ -111,3 +111,27 @@ def record_request(action: str, **kwargs: Any) -> AuditEntry:
 
     actor_id = current_user.id if current_user.is_authenticated else None
     return record(get_session(), action=action, actor_id=actor_id, ip=request.remote_addr, **kwargs)
+
+
+def record_denial(reason: str, **detail: Any) -> None:
+    """Audit a refused request in its own short write transaction.
+
+    The request's own work is rolled back when it answers 403/404, and a reader's session must
+    not be the one to write: the entry is committed on its own, whatever the request does next.
+    """
+    from flask import request
+    from flask_login import current_user
+
+    from portal.extensions import db
+
+    actor_id = current_user.id if current_user.is_authenticated else None
+    with db.transaction() as session:
+        record(
+            session,
+            action="access.denied",
+            actor_id=actor_id,
+            ip=request.remote_addr,
+            endpoint=request.endpoint,
+            reason=reason,
+            **detail,
+        )

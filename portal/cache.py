@@ -1,11 +1,11 @@
-"""Cache of anonymous public pages, keyed on content version, language and display mode.
+"""Cache of anonymous public pages, keyed on the content versions of the areas they show.
 
 Like a Plone or Wagtail site behind a caching proxy, but inside each worker: a page whose view
-is marked @cached_page is stored the first time an anonymous visitor asks for it, and answered
-from memory afterwards by a WSGI middleware in front of Flask, with ETag and Last-Modified,
-until anything public changes (publishing, retracting, editing a live item and expiry bump the
-content version). Pages for a logged-in user, requests that carry a session or set a cookie,
-and errors are never stored.
+is marked `@cached_page("area", ...)` is stored the first time an anonymous visitor asks for it,
+and answered from memory afterwards by a WSGI middleware in front of Flask, with ETag and
+Last-Modified, until one of those areas bumps its content version (`cache.bump(session,
+"area")` in the area's services). Pages for a logged-in user, requests that carry a session or
+set a cookie, and errors are never stored.
 """
 
 from __future__ import annotations
@@ -17,14 +17,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from flask import Flask, current_app, g, request
-from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import parse_accept_header, parse_cookie
+from flask import Flask, current_app, g, has_app_context, request
+
+from portal.timeutil import utcnow
+from portal.web import is_partial_request
 
 log = logging.getLogger("portal.request")
+
+
+ALL = "*"  # a page that depends on every area's content (search, the site map)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,11 @@ class Entry:
     headers: list[tuple[str, str]]
     etag: str
     last_modified: datetime
+    areas: tuple[str, ...]
+
+
+Versions = dict[str, tuple[int, datetime]]
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class PageCache:
@@ -42,8 +51,11 @@ class PageCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._version: tuple[int, datetime] | None = None
-        self._version_checked = 0.0
+        self._versions: Versions | None = None
+        self._versions_checked = 0.0
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: tuple) -> Entry | None:
         with self._lock:
@@ -62,73 +74,151 @@ class PageCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._version = None
+            self._versions = None
 
-    def version(self, load: Callable[[], tuple[int, datetime]], ttl: float) -> tuple[int, datetime]:
-        """The content version, read from the database at most once per `ttl` seconds."""
+    def drop(self, changed: set[str]) -> None:
+        """Forget the pages that depend on any of these areas (old keys are never asked again)."""
+        with self._lock:
+            for key in [k for k, e in self._entries.items() if _depends(e.areas, changed)]:
+                del self._entries[key]
+
+    def expire_versions(self) -> None:
+        """Read the versions again on the next request (after this process bumped one)."""
+        self._versions_checked = float("-inf")
+
+    def versions(self, load: Callable[[], Versions], ttl: float) -> Versions:
+        """Every area's content version, read from the database at most once per `ttl` s."""
         now = time.monotonic()
-        if self._version is None or now - self._version_checked >= ttl:
-            version = load()
-            with self._lock:
-                if self._version is not None and version[0] != self._version[0]:
-                    self._entries.clear()  # old versions can never be asked for again
-                self._version, self._version_checked = version, now
-        return self._version
+        if self._versions is None or now - self._versions_checked >= ttl:
+            versions = load()
+            if self._versions is not None:
+                changed = {
+                    area
+                    for area in set(versions) | set(self._versions)
+                    if versions.get(area, (0,))[0] != self._versions.get(area, (0,))[0]
+                }
+                if changed:
+                    self.drop(changed)
+            self._versions, self._versions_checked = versions, now
+        return self._versions
 
 
-def cached_page(view: Callable) -> Callable:
-    """Mark a public view whose anonymous answer may be cached."""
-    view.cache_page = True
-    return view
+def _depends(areas: tuple[str, ...], changed: set[str]) -> bool:
+    return ALL in areas or any(area in changed for area in areas)
 
 
-def _true(environ: dict, name: str) -> bool:
-    return environ.get(name, "").lower() == "true"
+def cached_page(*areas: str) -> Callable[[Callable], Callable]:
+    """Mark a public view whose anonymous answer may be cached, under these areas' versions.
+
+    `@cached_page("parents_school")` keeps the page until the parents' school bumps its version;
+    `@cached_page(ALL)` until any area does.
+    """
+    if not areas or not all(isinstance(a, str) for a in areas):
+        raise TypeError("name the areas whose content the page shows: @cached_page('publicity')")
+
+    def decorator(view: Callable) -> Callable:
+        view.cache_areas = tuple(areas)
+        return view
+
+    return decorator
 
 
-def cache_key(environ: dict, version: int, session_cookie: str) -> tuple | None:
-    """The cache key of an anonymous GET, or None when the request may not use the cache."""
-    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-        return None
-    query = environ.get("QUERY_STRING", "")
-    if "lang=" in query:
-        return None  # it sets the language cookie
-    cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
+def bump(session, area: str) -> None:
+    """Record that `area` changed what the public sees; its cached pages go at commit."""
+    from sqlalchemy import update
+    from sqlalchemy.exc import IntegrityError
+
+    from portal.core.models import ContentVersion
+    from portal.db import on_commit
+
+    now = utcnow()
+    result = session.execute(
+        update(ContentVersion)
+        .where(ContentVersion.area == area)
+        .values(version=ContentVersion.version + 1, changed_at=now)
+    )
+    if not result.rowcount:
+        try:
+            with session.begin_nested():
+                session.add(ContentVersion(area=area, version=2, changed_at=now))
+        except IntegrityError:  # another transaction created the row first
+            session.execute(
+                update(ContentVersion)
+                .where(ContentVersion.area == area)
+                .values(version=ContentVersion.version + 1, changed_at=now)
+            )
+    if has_app_context() and "page_cache" in current_app.extensions:
+        cache: PageCache = current_app.extensions["page_cache"]
+        on_commit(session, cache.expire_versions)
+
+
+def load_versions(session) -> Versions:
+    from sqlmodel import select
+
+    from portal.core.models import ContentVersion
+
+    return {
+        row.area: (row.version, row.changed_at) for row in session.exec(select(ContentVersion))
+    }
+
+
+def _load_versions() -> Versions:
+    from portal.extensions import db
+
+    with db.transaction(write=False) as session:
+        return load_versions(session)
+
+
+def page_areas(view: Callable | None) -> tuple[str, ...] | None:
+    return getattr(view, "cache_areas", None) if view is not None else None
+
+
+def cache_key(areas: tuple[str, ...], versions: Versions, session_cookie: str) -> tuple | None:
+    """The key of this anonymous GET (the current request), or None when it may not be cached.
+
+    It holds the versions of the areas the page depends on, the day, the language, the display
+    mode, whether htmx asked for a fragment, and the scheme, host and path the page was asked
+    under, so that nothing built from one host is ever served to another.
+    """
+    if request.method not in ("GET", "HEAD") or "lang" in request.args:
+        return None  # ?lang= sets the language cookie
+    cookies = request.cookies
     if session_cookie in cookies or "remember_token" in cookies:
         return None
     from portal.i18n import locale_from
 
-    accept = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE", ""), LanguageAccept)
-    partial = (
-        _true(environ, "HTTP_HX_REQUEST")
-        and not _true(environ, "HTTP_HX_BOOSTED")
-        and not _true(environ, "HTTP_HX_HISTORY_RESTORE_REQUEST")
-    )
-    path = environ.get("PATH_INFO", "") + ("?" + query if query else "")
-    scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
+    if ALL in areas:
+        depends = tuple(sorted((a, v[0]) for a, v in versions.items()))
+    else:
+        depends = tuple((a, versions.get(a, (1, EPOCH))[0]) for a in areas)
+    environ = request.environ
     # Pages show today's date: a new day in China starts new entries.
     today = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
     return (
-        version,
+        depends,
         today,
-        locale_from(cookies.get("lang"), accept),
+        locale_from(cookies.get("lang"), request.accept_languages),
         cookies.get("elder") == "1",
-        partial,
-        scheme,
-        path,
+        is_partial_request(),
+        environ.get("HTTP_X_FORWARDED_PROTO", ""),
+        environ.get("HTTP_X_FORWARDED_HOST", ""),
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("HTTP_HOST", ""),
+        request.full_path,
     )
 
 
-def _load_version() -> tuple[int, datetime]:
-    from portal.extensions import db
-    from portal.publicity.services import content_version
-
-    with db.transaction(write=False) as session:
-        return content_version(session)
+def last_change(areas: tuple[str, ...], versions: Versions) -> datetime:
+    stamps = [v[1] for a, v in versions.items() if ALL in areas or a in areas]
+    return max(stamps, default=EPOCH)
 
 
 class CachedPages:
-    """WSGI middleware answering cached anonymous pages before Flask is entered."""
+    """WSGI middleware answering cached anonymous pages before the view runs.
+
+    It pushes a request context (routing, cookies and flask-htmx read the request as the view
+    would) but opens no database session and loads no user.
+    """
 
     def __init__(self, app: Flask):
         self.flask_app = app
@@ -136,21 +226,25 @@ class CachedPages:
         self.cache: PageCache = app.extensions["page_cache"]
         self.session_cookie = app.config.get("SESSION_COOKIE_NAME", "session")
 
-    def version(self) -> tuple[int, datetime]:
-        def load():
-            with self.flask_app.app_context():
-                return _load_version()
-
-        return self.cache.version(load, self.flask_app.config["PORTAL_PAGE_CACHE_TTL"])
-
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and self.cache._entries:
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and len(self.cache):
             started = time.perf_counter()
-            key = cache_key(environ, self.version()[0], self.session_cookie)
-            entry = self.cache.get(key) if key is not None else None
+            entry = self._lookup(environ)
             if entry is not None:
                 return self._answer(environ, start_response, entry, started)
         return self.wsgi_app(environ, start_response)
+
+    def _lookup(self, environ) -> Entry | None:
+        app = self.flask_app
+        with app.request_context(environ):
+            if request.routing_exception is not None or request.url_rule is None:
+                return None
+            areas = page_areas(app.view_functions.get(request.url_rule.endpoint))
+            if areas is None:
+                return None
+            versions = self.cache.versions(_load_versions, app.config["PORTAL_PAGE_CACHE_TTL"])
+            key = cache_key(areas, versions, self.session_cookie)
+            return self.cache.get(key) if key is not None else None
 
     def _answer(self, environ, start_response, entry: Entry, started: float):
         not_modified = environ.get("HTTP_IF_NONE_MATCH", "").strip() in (f'"{entry.etag}"', "*")
@@ -196,23 +290,21 @@ class CachedPages:
 
 def mark_cacheable() -> None:
     """Before a marked view runs: remember the key its answer will be stored under."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is None or not getattr(view, "cache_page", False):
+    areas = page_areas(current_app.view_functions.get(request.endpoint or ""))
+    if areas is None:
         return
     cache: PageCache = current_app.extensions["page_cache"]
-    version, changed_at = cache.version(_load_version, current_app.config["PORTAL_PAGE_CACHE_TTL"])
-    key = cache_key(
-        request.environ, version, current_app.config.get("SESSION_COOKIE_NAME", "session")
-    )
+    versions = cache.versions(_load_versions, current_app.config["PORTAL_PAGE_CACHE_TTL"])
+    key = cache_key(areas, versions, current_app.config.get("SESSION_COOKIE_NAME", "session"))
     if key is not None:
-        g.page_cache = (key, changed_at)
+        g.page_cache = (key, areas, last_change(areas, versions))
 
 
 def store_in_cache(response):
     marker = g.pop("page_cache", None)
     if marker is None:
         return response
-    key, changed_at = marker
+    key, areas, changed_at = marker
     if (
         response.status_code != 200
         or response.direct_passthrough
@@ -226,7 +318,7 @@ def store_in_cache(response):
     response.headers["Cache-Control"] = "public, max-age=0, must-revalidate"
     response.vary.update(("Cookie", "Accept-Language"))
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
-    current_app.extensions["page_cache"].put(key, Entry(body, headers, etag, changed_at))
+    current_app.extensions["page_cache"].put(key, Entry(body, headers, etag, changed_at, areas))
     return response.make_conditional(request)
 
 

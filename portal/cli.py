@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlmodel import select
 
+from portal.core import registry
 from portal.extensions import db
 
 portal_cli = AppGroup("portal", help="Set up and look after the portal.")
@@ -110,11 +111,17 @@ def demo_command() -> None:
             "Demo accounts already exist; their passwords were printed when they were "
             "created. An admin can issue a reset link for any of them."
         )
-        return
-    click.echo("DEMO DATA - for trying the portal only, never for real use.")
-    click.echo("These passwords are shown once:")
-    for phone, name, role, password in created:
-        click.echo(f"  {role:<18} {phone}  {password}  ({name})")
+    else:
+        click.echo("DEMO DATA - for trying the portal only, never for real use.")
+        click.echo("These passwords are shown once:")
+        for phone, name, role, password in created:
+            click.echo(f"  {role:<18} {phone}  {password}  ({name})")
+    # Each area adds its own labelled demo set (idempotent) and says what it added.
+    for name, load in registry.demo_loaders():
+        with db.transaction() as session:
+            lines = load(session)
+        for line in lines:
+            click.echo(f"  [{name}] {line}")
 
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process and its jobs.")
@@ -160,35 +167,6 @@ def scheduler_run_once_command(name: str) -> None:
     click.echo(f"{name}: {result}")
 
 
-content_cli = AppGroup("content", help="Publicity content shipped in content/.")
-
-
-@content_cli.command("load")
-@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-def content_load_command(directory: Path | None) -> None:
-    """Load the Markdown files of content/ (idempotent; reports each file)."""
-    from portal.publicity.loader import load_directory
-
-    directory = directory or Path(current_app.config["PORTAL_CONTENT_DIR"])
-    if not directory.is_dir():
-        raise click.ClickException(f"No content directory at {directory}")
-    marks = {"created": "+", "updated": "~", "unchanged": "=", "kept": "!", "error": "x"}
-
-    def report(result) -> None:
-        line = f"{marks[result.outcome]} {result.outcome:<9} {result.path}"
-        if result.outcome == "kept":
-            line += "  (edited in the portal; not overwritten)"
-        click.echo(
-            result.message if result.outcome == "error" else line, err=result.outcome == "error"
-        )
-
-    results = load_directory(db, directory, report=report)
-    counts = {k: sum(1 for r in results if r.outcome == k) for k in marks}
-    click.echo(", ".join(f"{v} {k}" for k, v in counts.items() if v) or "no files")
-    if counts["error"]:
-        raise SystemExit(1)
-
-
 search_cli = AppGroup("search", help="The full-text search index.")
 
 
@@ -223,5 +201,6 @@ def search_catch_up_command() -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(portal_cli)
     app.cli.add_command(scheduler_cli)
-    app.cli.add_command(content_cli)
     app.cli.add_command(search_cli)
+    for group in registry.cli_groups():
+        app.cli.add_command(group)

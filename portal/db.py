@@ -86,9 +86,15 @@ class Database:
                 expire_on_commit=False,
             )
         bind = state.engine
-        if write and bind.dialect.name == "sqlite":
-            bind = bind.execution_options(sqlite_begin="IMMEDIATE")
-        return Session(bind=bind, expire_on_commit=False)
+        session = Session(bind=bind, expire_on_commit=False)
+        if bind.dialect.name == "sqlite":
+            if write:
+                session.bind = bind.execution_options(sqlite_begin="IMMEDIATE")
+            else:
+                # A reader that turns out to write upgrades before its first write.
+                session.info["portal_reader"] = True
+                session.info[_DEFERRED] = True
+        return session
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
@@ -122,16 +128,68 @@ def get_session() -> Session:
 
 
 def commit_request_session(response):
-    """Commit the request's work once, when the answer is not a server error."""
+    """Commit the request's work once, when the answer is a success or a redirect.
+
+    A 4xx or 5xx answer rolls back: a refused or failed request leaves nothing half done.
+    (Writes that must outlive a refusal, such as the audit entry of a denial, are made in
+    their own short transaction.)
+    """
     if not has_app_context():
         return response
     session = g.get("db_session")
     if session is not None:
-        if response.status_code < 500:
+        if response.status_code < 400:
             session.commit()
         else:
             session.rollback()
     return response
+
+
+def discard_writes() -> None:
+    """Roll back what the current request has written so far (after a refused action)."""
+    session = g.get("db_session") if has_app_context() else None
+    if session is not None:
+        session.rollback()
+
+
+# SQLite readers that write -----------------------------------------------------------------
+#
+# A GET opens its session as a plain (DEFERRED) reader. If it then writes, SQLite would try to
+# upgrade the read snapshot to a write lock, and fails at once with "database is locked" when
+# another writer committed since the snapshot was taken (busy_timeout does not apply). So
+# before the first write the read transaction is ended and a write transaction begun
+# (BEGIN IMMEDIATE, which waits its turn): the session then reads the latest data, as a
+# PostgreSQL session at READ COMMITTED would.
+
+_DEFERRED = "portal_sqlite_deferred"
+
+
+def _begin_writing(session: Session) -> None:
+    if not session.info.pop(_DEFERRED, False):
+        return
+    dbapi = session.connection().connection.dbapi_connection
+    if dbapi.in_transaction:
+        dbapi.execute("COMMIT")  # a read-only transaction: nothing is lost
+    dbapi.execute("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Session, "before_flush")
+def _upgrade_before_flush(session, _context, _instances) -> None:
+    if _DEFERRED in session.info and (session.new or session.dirty or session.deleted):
+        _begin_writing(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _upgrade_before_statement(state) -> None:
+    if _DEFERRED in state.session.info and (state.is_insert or state.is_update or state.is_delete):
+        _begin_writing(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_upgrade(session, transaction) -> None:
+    # After the outermost transaction the next one begins as a reader again.
+    if transaction.parent is None and session.info.get("portal_reader"):
+        session.info[_DEFERRED] = True
 
 
 def on_commit(session: Session, callback) -> None:
@@ -141,6 +199,10 @@ def on_commit(session: Session, callback) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_on_commit(session) -> None:
+    # Releasing a SAVEPOINT (begin_nested) fires after_commit too: the data is not committed
+    # until the outermost transaction is, so wait for that one.
+    if session.in_nested_transaction():
+        return
     callbacks = session.info.pop("on_commit", [])
     for callback in callbacks:
         try:
@@ -153,4 +215,6 @@ def _run_on_commit(session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_on_commit(session) -> None:
+    if session.in_nested_transaction():
+        return  # a rolled-back SAVEPOINT; the outer transaction may still commit
     session.info.pop("on_commit", None)

@@ -1,22 +1,9 @@
-"""Every table's model, imported in one place so the metadata is complete."""
+"""Every table's model: the kernel's, and each area's through its declaration.
 
-from portal.audit import AuditEntry
-from portal.auth.models import LoginThrottle, PasswordReset, User
-from portal.notify.models import OutboxMessage, SchedulerLock, SmsLog
-from portal.places import Township
-from portal.publicity.models import Attachment, Item, Revision, SiteState
+`load_models()` imports them all so that SQLModel.metadata is complete (Alembic, the test
+schema). This module imports no area itself.
+"""
 
-__all__ = [
-    "Attachment",
-    "Item",
-    "Revision",
-    "SiteState",
-    "AuditEntry",
-    "LoginThrottle",
-    "OutboxMessage",
-    "PasswordReset",
-    "SchedulerLock",
-    "SmsLog",
-    "Township",
-    "User",
-]
+from portal.core.registry import load_models
+
+__all__ = ["load_models"]

@@ -26,18 +26,13 @@ from flask import Flask
 from sqlalchemy import delete, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.notify.models import SchedulerLock
+from portal.core.models import SchedulerLock
 from portal.timeutil import SHANGHAI, utcnow
 
 log = logging.getLogger("portal.scheduler")
 LOCK_NAME = "scheduler"
-JOB_MODULES = (
-    "portal.notify.jobs",
-    "portal.publicity.jobs",
-    "portal.parents_school.jobs",
-    "portal.volunteers.jobs",
-    "portal.charity.jobs",
-)
+# The kernel's own jobs; each area's jobs module comes from its declaration (core.registry).
+KERNEL_JOB_MODULES = ("portal.notify.jobs", "portal.search.jobs")
 
 
 @dataclass
@@ -87,14 +82,20 @@ def job(
     return decorator
 
 
+def job_modules() -> list[str]:
+    from portal.core import registry
+
+    return [*KERNEL_JOB_MODULES, *registry.job_modules()]
+
+
 def load_jobs() -> dict[str, JobSpec]:
-    """Import every area's jobs module (those that exist) so their jobs register."""
-    for module in JOB_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name != module:
-                raise
+    """Import the kernel's and every area's jobs module so their jobs register.
+
+    A module that does not exist is an error, never skipped: a misspelt name must stop the
+    scheduler at start rather than leave its reminders unsent.
+    """
+    for module in job_modules():
+        importlib.import_module(module)
     return dict(REGISTRY)
 
 

@@ -45,8 +45,8 @@ def login_required(view: Callable) -> Callable:
 
 
 def deny(reason: str = "role") -> None:
-    """Audit the denial and answer 403."""
-    audit.record_request("access.denied", endpoint=request.endpoint, reason=reason)
+    """Audit the denial (in its own transaction) and answer 403."""
+    audit.record_denial(reason)
     abort(403)
 
 
@@ -71,35 +71,6 @@ def roles_required(*roles: Role) -> Callable:
 
 def has_role(*roles: Role) -> bool:
     return current_user.is_authenticated and current_user.role in set(roles)
-
-
-# Township scoping -----------------------------------------------------------------------
-
-COUNTY_WIDE_ROLES = frozenset({Role.ADMIN, Role.COUNTY_STAFF})
-
-
-def township_scope(user: User) -> str | None:
-    """The one township a staff member may see, or None for county-wide roles."""
-    if user.role in COUNTY_WIDE_ROLES:
-        return None
-    if user.role == Role.TOWNSHIP_STAFF and user.township_code:
-        return user.township_code
-    # Any other role sees no township's records through a scoped query.
-    return "-"
-
-
-def scope_query(statement, column, user: User):
-    """Restrict a select() to the user's township (by a township_code column)."""
-    scope = township_scope(user)
-    return statement if scope is None else statement.where(column == scope)
-
-
-def ensure_township(user: User, township_code: str | None) -> None:
-    """Answer 404 when a record belongs to a township the user may not see."""
-    scope = township_scope(user)
-    if scope is not None and township_code != scope:
-        audit.record_request("access.denied", reason="township", township=township_code)
-        abort(404)
 
 
 # Sessions -------------------------------------------------------------------------------

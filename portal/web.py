@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, make_response, redirect, render_template, request, url_for
+from flask import Response, current_app, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 
+from portal.extensions import htmx
 from portal.pagination import Page  # noqa: F401 - views build pages with it
 
 
-def _htmx_header(name: str) -> bool:
-    return request.headers.get(name, "").lower() == "true"
-
-
 def is_partial_request() -> bool:
-    """An htmx request asking for a fragment: not boosted and not a history restore."""
-    return (
-        _htmx_header("HX-Request")
-        and not _htmx_header("HX-Boosted")
-        and not _htmx_header("HX-History-Restore-Request")
-    )
+    """An htmx request asking for a fragment: not boosted and not a history restore.
+
+    flask-htmx's `htmx` object is the one reader of the HX-* request headers (here and in the
+    page cache).
+    """
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def render(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:
@@ -51,8 +48,8 @@ def safe_next(target: str | None, default: str = "core.home") -> str:
 
 def current_path() -> str:
     """The path and query of this request, for next= (htmx partials use the page's URL)."""
-    if request.headers.get("HX-Current-URL"):
-        parts = urlsplit(request.headers["HX-Current-URL"])
+    if htmx.current_url:
+        parts = urlsplit(htmx.current_url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         if is_safe_next(path):
             return path
@@ -88,9 +85,35 @@ def see_other(endpoint_or_url: str, **values) -> Response:
     return redirect(target, code=303)
 
 
+def page_size() -> int:
+    """How many rows a list shows (PORTAL_PAGE_SIZE)."""
+    return current_app.config["PORTAL_PAGE_SIZE"]
+
+
 def page_number() -> int:
     """The ?page= argument, clamped to a positive integer."""
     try:
         return max(1, min(int(request.args.get("page", 1)), 100_000))
     except ValueError:
         return 1
+
+
+def form_error(form, error) -> None:
+    """Put a service's refusal (a DomainError) on its form field, or above the form.
+
+    The request's writes are rolled back (a refused action never commits half its work),
+    unless the error says the refusal itself is recorded (`keep_writes`, e.g. a failed login
+    that is counted). The view then renders the form again with what the user typed.
+    """
+    from flask_babel import gettext as _
+
+    from portal.db import discard_writes
+
+    message = _(str(error.message))
+    field = form._fields.get(error.field) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, message]
+    else:
+        form.form_errors.append(message)
+    if not getattr(error, "keep_writes", False):
+        discard_writes()

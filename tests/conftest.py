@@ -14,7 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
-import portal.models  # noqa: F401 - registers every table
+from portal.models import load_models
+
+load_models()
 from portal import create_app
 from portal.auth import services
 from portal.auth.models import Role, User

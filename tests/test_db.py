@@ -10,7 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel, select
 
-import portal.models  # noqa: F401
+from portal.models import load_models
+
+load_models()
 from portal.cli import alembic_config
 from portal.db import make_engine
 from portal.extensions import db

@@ -19,7 +19,8 @@ from sqlmodel import Session, select
 from portal import notify
 from portal.extensions import db
 from portal.notify import Recipient
-from portal.notify.models import OutboxMessage, SchedulerLock
+from portal.core.models import SchedulerLock
+from portal.notify.models import OutboxMessage
 from portal.scheduler import REGISTRY, LeaderLock, load_jobs, run_job
 from tests.conftest import reset_schema
 

@@ -1,14 +1,18 @@
-"""Generic error pages in the user's language; never a stack trace."""
+"""Error pages in the user's language, never a stack trace; domain errors mapped to 404/403 here."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Flask, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal import audit
+from portal.core.domain import DomainError, NotAllowed, NotFound
+from portal.db import discard_writes
 from portal.web import render
 
 log = logging.getLogger("portal.errors")
@@ -77,6 +81,22 @@ def handle_csrf(_error: CSRFError):
     )
 
 
+def handle_domain(error: DomainError):
+    """A service's refusal that no view turned into a form error."""
+    discard_writes()
+    if isinstance(error, NotFound):
+        audit.record_denial("not_found", **_plain(error.detail))
+        return _page(404)
+    if isinstance(error, NotAllowed):
+        audit.record_denial("not_allowed", **_plain(error.detail))
+        return _page(403)
+    return _page(400, _(str(error.message)))
+
+
+def _plain(detail: dict) -> dict:
+    return {k: v if isinstance(v, int | float | bool | None) else str(v) for k, v in detail.items()}
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http(error)
@@ -89,6 +109,7 @@ def handle_unexpected(error: Exception):
 
 
 def init_app(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain)
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(InternalServerError, handle_http)

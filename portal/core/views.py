@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy import text
 
 from portal.auth.labels import office_label, role_label
-from portal.cache import cached_page
-from portal.core.areas import AREAS, HOTLINES
+from portal.cache import ALL, cached_page
+from portal.core import registry
+from portal.core.hotlines import HOTLINES
 from portal.db import get_session
 from portal.extensions import db
 from portal.i18n import is_chinese
@@ -30,7 +31,7 @@ bp.add_app_template_global(office_label)
 def layout_context():
     return {
         "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
-        "areas": AREAS,
+        "nav_links": registry.nav_links(),
         "hotlines": HOTLINES,
         "now": utcnow(),
     }
@@ -71,16 +72,35 @@ def township_name(code: str | None) -> str:
 
 @bp.route("/")
 @public
-@cached_page
+@cached_page(ALL)
 def home():
-    from portal.publicity import services as publicity
-
     session = get_session()
-    latest = {}
-    for kind in ("news", "notice"):
-        latest[kind] = publicity.live_page(session, kind=kind, page=1, per_page=6).items
-    columns = [c for c in publicity.COLUMNS if c.listed]
-    return render("core/home.html", latest=latest, columns=columns)
+    blocks = [block(session) for block in registry.home_blocks()]
+    return render("core/home.html", blocks=blocks, cards=registry.cards())
+
+
+# Pages every site has; each area adds its own entries through the registry.
+KERNEL_DISALLOW = ("/admin/", "/auth/", "/inbox", "/account/", "/workspace")
+
+
+@bp.route("/sitemap.xml")
+@public
+@cached_page(ALL)
+def sitemap():
+    entries = [registry.SitemapEntry(url_for("core.home"))]
+    entries += list(registry.sitemap_entries(get_session()))
+    body = render("core/sitemap.xml", entries=entries, base=request.url_root.rstrip("/"))
+    return Response(body.get_data(), mimetype="application/xml")
+
+
+@bp.route("/robots.txt")
+@public
+@cached_page(ALL)
+def robots():
+    lines = ["User-agent: *"]
+    lines += [f"Disallow: {path}" for path in (*KERNEL_DISALLOW, *registry.robots_disallow())]
+    lines += [f"Sitemap: {url_for('core.sitemap', _external=True)}", ""]
+    return Response("\n".join(lines), mimetype="text/plain")
 
 
 @bp.route("/healthz")

@@ -70,14 +70,3 @@ class SmsLog(SQLModel, table=True):
     phone: str = Field(max_length=20)
     text: str = Field(sa_type=Text)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class SchedulerLock(SQLModel, table=True):
-    """Leader lock with a heartbeat: exactly one scheduler process runs the jobs."""
-
-    __tablename__ = "scheduler_lock"
-
-    name: str = Field(primary_key=True, max_length=40)
-    owner: str = Field(max_length=64)
-    heartbeat_at: datetime = Field(sa_type=UTCDateTime)
-    acquired_at: datetime = Field(sa_type=UTCDateTime)

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from portal.core.areas import area
+from portal.core.registry import area
 from portal.security import public
 from portal.web import render
 
@@ -12,4 +12,4 @@ bp = Blueprint("parents_school", __name__, url_prefix="/parents-school")
 @bp.route("/")
 @public
 def index():
-    return render("core/area.html", area=area("parents_school.index"))
+    return render("core/area.html", card=area("parents_school").card)

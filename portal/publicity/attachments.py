@@ -90,9 +90,9 @@ def store(
     session.add(attachment)
     session.flush()
     if item.live:
-        from portal.publicity.services import bump_content_version
+        from portal import cache
 
-        bump_content_version(session)  # the public page now lists the file
+        cache.bump(session, "publicity")  # the public page now lists the file
     audit.record(
         session,
         action="content.attachment_added",

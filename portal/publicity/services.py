@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
-from portal import audit, notify
+from portal import audit, cache, notify
 from portal.auth.models import Role, User
 from portal.i18n import N_
 from portal.notify.models import Channel
@@ -24,7 +24,6 @@ from portal.publicity.models import (
     Kind,
     Revision,
     RevisionStatus,
-    SiteState,
 )
 from portal.timeutil import utcnow
 
@@ -306,16 +305,12 @@ def _set_live(session: Session, item: Item, now: datetime) -> bool:
     return changed
 
 
+AREA = "publicity"
+
+
 def bump_content_version(session: Session) -> None:
-    """Every cached public page is keyed on this version: changing it clears them all."""
-    result = session.execute(
-        update(SiteState)
-        .where(SiteState.id == 1)
-        .values(content_version=SiteState.content_version + 1, changed_at=utcnow())
-    )
-    if not result.rowcount:
-        session.add(SiteState(id=1, content_version=2))
-    session.flush()
+    """The publicity pages cached under this area's version are dropped at commit."""
+    cache.bump(session, AREA)
 
 
 def _public_change(session: Session, item: Item) -> None:
@@ -640,13 +635,6 @@ def detail_context(session: Session, item: Item, revision: Revision) -> dict[str
     }
 
 
-def content_version(session: Session) -> tuple[int, datetime]:
-    state = session.get(SiteState, 1)
-    if state is None:
-        return 1, datetime(2026, 1, 1, tzinfo=utcnow().tzinfo)
-    return state.content_version, state.changed_at
-
-
 def review_queue(session: Session) -> list[tuple[Item, Revision]]:
     rows = session.exec(
         select(Item, Revision)
@@ -655,3 +643,46 @@ def review_queue(session: Session) -> list[tuple[Item, Revision]]:
         .order_by(Revision.created_at)
     ).all()
     return [(item, revision) for item, revision in rows]
+
+
+def review_count(session: Session, user: User) -> int:
+    """Items waiting for a reviewer (the staff workspace's queue)."""
+    return session.exec(
+        select(func.count())
+        .select_from(Item)
+        .join(Revision, Revision.id == Item.working_revision_id)
+        .where(Revision.status == RevisionStatus.PENDING)
+    ).one()
+
+
+def returned_count(session: Session, user: User) -> int:
+    """This writer's drafts that a reviewer sent back and that wait for a new draft."""
+    return session.exec(
+        select(func.count())
+        .select_from(Item)
+        .join(Revision, Revision.id == Item.working_revision_id)
+        .where(Revision.status == RevisionStatus.RETURNED, Revision.created_by == user.id)
+    ).one()
+
+
+def sitemap_entries(session: Session):
+    """The special column's public pages, for /sitemap.xml."""
+    from flask import url_for
+
+    from portal.core.registry import SitemapEntry
+
+    yield SitemapEntry(url_for("publicity.index"))
+    for column in COLUMNS:
+        if column.listed:
+            yield SitemapEntry(url_for("publicity.column", segment=column.segment))
+    for item in session.exec(select(Item).where(Item.live.is_(True)).order_by(Item.id)):
+        yield SitemapEntry(public_url(item), item.updated_at)
+
+
+def public_url(item: Item) -> str:
+    """The public address of an item (needs an application context)."""
+    from flask import url_for
+
+    if item.kind == Kind.PAGE:
+        return url_for("publicity.page", slug=item.slug)
+    return url_for("publicity.detail", segment=COLUMN_BY_KIND[item.kind].segment, slug=item.slug)

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from markupsafe import Markup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -36,15 +47,18 @@ def _column(segment: str) -> services.Column:
     return column
 
 
-def _url(item: Item) -> str:
-    if item.kind == Kind.PAGE:
-        return url_for("publicity.page", slug=item.slug)
-    return url_for(
-        "publicity.detail", segment=services.COLUMN_BY_KIND[item.kind].segment, slug=item.slug
-    )
-
-
+_url = services.public_url
 bp.add_app_template_global(_url, "item_url")
+
+
+def home_block(session) -> Markup:
+    """The latest news and notices and the column's sections, for the home page."""
+    latest = {
+        kind: services.live_page(session, kind=kind, page=1, per_page=6).items
+        for kind in (Kind.NEWS, Kind.NOTICE)
+    }
+    columns = [c for c in services.COLUMNS if c.listed]
+    return Markup(render_template("publicity/_home.html", latest=latest, columns=columns))
 
 
 @bp.app_template_global()
@@ -95,7 +109,7 @@ def column_title(kind: str) -> str:
 
 @bp.route("/publicity/")
 @public
-@cached_page
+@cached_page("publicity")
 def index():
     session = get_session()
     sections = []
@@ -109,7 +123,7 @@ def index():
 
 @bp.route("/publicity/<segment>/")
 @public
-@cached_page
+@cached_page("publicity")
 def column(segment: str):
     column = _column(segment)
     session = get_session()
@@ -132,7 +146,7 @@ def _detail(item: Item, revision: Revision, *, preview: bool = False):
 
 @bp.route("/publicity/<segment>/<slug>")
 @public
-@cached_page
+@cached_page("publicity")
 def detail(segment: str, slug: str):
     found = services.live_by_slug(get_session(), slug)
     if found is None or services.COLUMN_BY_KIND[found[0].kind].segment != segment:
@@ -142,7 +156,7 @@ def detail(segment: str, slug: str):
 
 @bp.route("/pages/<slug>")
 @public
-@cached_page
+@cached_page("publicity")
 def page(slug: str):
     found = services.live_by_slug(get_session(), slug)
     if found is None:
@@ -187,7 +201,7 @@ def _feed(kind: Kind | None, title: str, self_url: str):
 
 @bp.route("/feed.atom")
 @public
-@cached_page
+@cached_page("publicity")
 def feed():
     return _feed(
         None,
@@ -198,78 +212,13 @@ def feed():
 
 @bp.route("/publicity/<segment>/feed.atom")
 @public
-@cached_page
+@cached_page("publicity")
 def column_feed(segment: str):
     column = _column(segment)
     return _feed(
         column.kind,
         str(column.title),
         url_for("publicity.column_feed", segment=segment, _external=True),
-    )
-
-
-@bp.route("/sitemap.xml")
-@public
-@cached_page
-def sitemap():
-    session = get_session()
-    items = session.exec(select(Item).where(Item.live.is_(True)).order_by(Item.id)).all()
-    body = render(
-        "publicity/sitemap.xml", items=items, columns=[c for c in services.COLUMNS if c.listed]
-    ).get_data()
-    return Response(body, mimetype="application/xml")
-
-
-@bp.route("/robots.txt")
-@public
-@cached_page
-def robots():
-    lines = [
-        "User-agent: *",
-        "Disallow: /admin/",
-        "Disallow: /auth/",
-        "Disallow: /inbox",
-        "Disallow: /account/",
-        "Disallow: /publicity/manage/",
-        "Disallow: /publicity/review",
-        f"Sitemap: {url_for('publicity.sitemap', _external=True)}",
-        "",
-    ]
-    return Response("\n".join(lines), mimetype="text/plain")
-
-
-@bp.route("/search")
-@public
-@cached_page
-def search():
-    from portal.search import get_index
-
-    query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
-    kind = request.args.get("kind", "")
-    kind = kind if kind in {c.kind.value for c in services.COLUMNS} else ""
-    year = request.args.get("year", "")
-    year = year if year.isdigit() and len(year) == 4 else ""
-    results = None
-    if query:
-        session = get_session()
-        results = get_index().search(
-            query,
-            kind=kind or None,
-            year=year or None,
-            page=page_number(),
-            per_page=10,
-            body_for=lambda ids: services.live_texts(session, ids),
-        )
-    this_year = utcnow().astimezone(SHANGHAI).year
-    return render(
-        "publicity/search.html",
-        block="results",
-        query=query,
-        results=results,
-        kind=kind,
-        year=year,
-        years=list(range(this_year, 2014, -1)),
-        columns=[c for c in services.COLUMNS if c.listed],
     )
 
 

@@ -1,0 +1,23 @@
+"""Emergency aid (应急救助) declares its area: its pages and home-page card."""
+
+from flask_babel import lazy_gettext as _l
+
+from portal.core.registry import AreaSpec, Card, NavLink
+
+AREA = AreaSpec(
+    name="charity",
+    order=40,
+    blueprint="portal.charity.views:bp",
+    nav=(NavLink("charity.index", _l("Emergency aid"), order=40),),
+    card=Card(
+        endpoint="charity.index",
+        title=_l("Emergency aid"),
+        summary=_l(
+            "The county charity federation's emergency fund helps a left-behind child "
+            "quickly when something serious happens; what it spends is made public."
+        ),
+        audience=_l("For guardians, village child directors and charity staff."),
+        policy_clause="三（十一）",
+        policy_text="慈善组织可通过专项基金、小额冠名基金等形式，探索开展留守儿童应急救助制度，在留守儿童遇到急难情况或突发意外时给予及时的关爱帮助。",
+    ),
+)

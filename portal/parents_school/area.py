@@ -1,0 +1,23 @@
+"""The parents' school (家长学校) declares its area: its pages and home-page card."""
+
+from flask_babel import lazy_gettext as _l
+
+from portal.core.registry import AreaSpec, Card, NavLink
+
+AREA = AreaSpec(
+    name="parents_school",
+    order=20,
+    blueprint="portal.parents_school.views:bp",
+    nav=(NavLink("parents_school.index", _l("Parents' school"), order=20),),
+    card=Card(
+        endpoint="parents_school.index",
+        title=_l("Parents' school"),
+        summary=_l(
+            "Lectures for parents, grandparents and other guardians on raising children, "
+            "safety, health and the law, held in villages, schools and children's homes."
+        ),
+        audience=_l("For parents, grandparents and entrusted guardians."),
+        policy_clause="三（十）",
+        policy_text="教育、民政、团县委、妇联等部门和乡镇(街道)应当每年聘请专家、学者向家长及委托监护人开讲座。",
+    ),
+)
