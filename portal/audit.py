@@ -114,24 +114,28 @@ def record_request(action: str, **kwargs: Any) -> AuditEntry:
 
 
 def record_denial(reason: str, **detail: Any) -> None:
-    """Audit a refused request in its own short write transaction.
+    """Audit a refused request in its own short write transaction, after the request's own.
 
-    The request's own work is rolled back when it answers 403/404, and a reader's session must
-    not be the one to write: the entry is committed on its own, whatever the request does next.
+    The request's work is rolled back when it answers 403/404, and a reader's session must not
+    be the one to write: the entry is committed on its own, whatever the request did.
     """
     from flask import request
     from flask_login import current_user
 
-    from portal.extensions import db
+    from portal.db import write_separately
 
     actor_id = current_user.id if current_user.is_authenticated else None
-    with db.transaction() as session:
+    ip, endpoint = request.remote_addr, request.endpoint
+
+    def write(session: Session) -> None:
         record(
             session,
             action="access.denied",
             actor_id=actor_id,
-            ip=request.remote_addr,
-            endpoint=request.endpoint,
+            ip=ip,
+            endpoint=endpoint,
             reason=reason,
             **detail,
         )
+
+    write_separately(write)

@@ -142,7 +142,21 @@ def commit_request_session(response):
             session.commit()
         else:
             session.rollback()
+    separate = g.pop("separate_writes", None)
+    if separate:
+        with Database().transaction() as own:
+            for write in separate:
+                write(own)
     return response
+
+
+def write_separately(write) -> None:
+    """Run `write(session)` in its own short transaction once the request's has ended.
+
+    For what must be kept whatever becomes of the request (the audit entry of a denial): it
+    never makes the request's reader write, and the request's rollback cannot take it away.
+    """
+    g.setdefault("separate_writes", []).append(write)
 
 
 def discard_writes() -> None:

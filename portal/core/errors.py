@@ -85,10 +85,10 @@ def handle_domain(error: DomainError):
     """A service's refusal that no view turned into a form error."""
     discard_writes()
     if isinstance(error, NotFound):
-        audit.record_denial("not_found", **_plain(error.detail))
+        audit.record_denial(**{"reason": "not_found", **_plain(error.detail)})
         return _page(404)
     if isinstance(error, NotAllowed):
-        audit.record_denial("not_allowed", **_plain(error.detail))
+        audit.record_denial(**{"reason": "not_allowed", **_plain(error.detail)})
         return _page(403)
     return _page(400, _(str(error.message)))
 
