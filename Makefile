@@ -9,6 +9,9 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 CHROMIUM ?= /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 5000
+TEST_SEED ?=
+# Random order on every run (pytest-randomly), the seed printed; TEST_SEED=N repeats an order.
+PYTEST := $(BIN)/pytest -q -p no:cacheprovider -p randomly $(if $(TEST_SEED),--randomly-seed=$(TEST_SEED))
 CATALOGUES := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
@@ -48,12 +51,12 @@ test: install chromium
 
 test-sqlite: install
 	@echo "== tests on SQLite =="
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(PYTEST)
 
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_DATABASE_URL)" 2>/dev/null; then \
 	  echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
-	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -q -p no:cacheprovider && \
+	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) && \
 	  { [ -z "$$POSTGRES_RUN_MARKER" ] || touch "$$POSTGRES_RUN_MARKER"; }; \
 	else \
 	  echo "No PostgreSQL answers at $(TEST_DATABASE_URL): the PostgreSQL run is skipped."; \

@@ -6,30 +6,119 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
+import redis
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
-from portal.models import load_models
-
-load_models()
 from portal import create_app
 from portal.auth import services
 from portal.auth.models import Role, User
 from portal.config import normalise_database_url
 from portal.db import make_engine
 from portal.extensions import limiter
+from portal.models import load_models
 from portal.places import load_townships
 
+load_models()  # registers every table
+
+ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
 )
 _HASHES: dict[str, str] = {}
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+# Run set-up -----------------------------------------------------------------------------------
+
+
+def compile_catalogues() -> list[Path]:
+    """Compile every translation catalogue whose .mo is missing or older than its .po.
+
+    `make install` does this too; doing it here means `pytest` run directly never tests an
+    untranslated portal. Returns the .mo files written.
+    """
+    written = []
+    for po in sorted(ROOT.glob("portal/translations/*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        try:
+            with po.open("rb") as handle:
+                catalog = read_po(handle, locale=po.parents[1].name)
+            partial = mo.with_name(f"{mo.name}.{os.getpid()}.part")
+            with partial.open("wb") as handle:
+                write_mo(handle, catalog, use_fuzzy=True)
+            partial.replace(mo)  # atomic: parallel workers never read half a file
+        except Exception as error:
+            raise pytest.UsageError(
+                f"Cannot compile {po.relative_to(ROOT)} ({error}); run `make install`."
+            ) from error
+        written.append(mo)
+    return written
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    compile_catalogues()
+
+
+def _random_seed(config: pytest.Config) -> int | None:
+    if not config.pluginmanager.has_plugin("randomly"):
+        return None
+    seed = getattr(config.option, "randomly_seed", None)
+    return seed if isinstance(seed, int) else None
+
+
+def _seed_line(seed: int) -> str:
+    return f"Random test order, seed {seed} (repeat it with -p randomly --randomly-seed={seed})"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With -q pytest hides its header, and the seed with it: print it before the run."""
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    seed = _random_seed(config)
+    if reporter is not None and seed is not None and config.get_verbosity() < 0:
+        reporter.write_line(_seed_line(seed))
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """And after it, next to the failures it may explain."""
+    seed = _random_seed(config)
+    if seed is not None:
+        terminalreporter.write_line(_seed_line(seed))
+
+
+@cache
+def redis_answers(url: str = REDIS_URL) -> bool:
+    """Whether a Redis server answers PING at this URL (asked once per run)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `redis` skip when Redis does not answer, unless REQUIRE_REDIS=1 (CI)."""
+    if item.get_closest_marker("redis") is None or redis_answers():
+        return
+    if os.environ.get("REQUIRE_REDIS") == "1":
+        pytest.fail(f"REQUIRE_REDIS=1 but Redis does not answer at {REDIS_URL}", pytrace=False)
+    pytest.skip(
+        f"Redis does not answer at {REDIS_URL} (set REQUIRE_REDIS=1 to fail instead of skipping)"
+    )
 
 
 def database_url() -> str:
