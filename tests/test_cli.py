@@ -53,6 +53,7 @@ def test_create_admin_asks_for_the_password_twice(fresh):
 )
 def test_create_admin_refuses_bad_input(fresh, answers, message):
     result = fresh.test_cli_runner().invoke(args=["portal", "create-admin"], input=answers)
+    assert result.exit_code == 1
     assert message in result.output
     assert _users(fresh) == []
 

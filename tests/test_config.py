@@ -4,6 +4,7 @@ import os
 import stat
 
 import pytest
+from flask import request
 
 from portal import create_app
 from portal.config import ConfigError, load_config, normalise_database_url
@@ -69,14 +70,32 @@ def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch):
     app.extensions["portal_db"].engine.dispose()
 
 
+def _seen_by_views(app) -> list[tuple[str, str]]:
+    """The client address and scheme each request of this app showed its views."""
+    seen = []
+
+    @app.before_request
+    def remember():
+        seen.append((request.remote_addr, request.scheme))
+
+    return seen
+
+
 def test_behind_a_proxy_the_client_address_and_https_are_seen(new_app, db_url):
     app = new_app(db_url, PORTAL_PROXY_COUNT=1)
+    seen = _seen_by_views(app)
     response = app.test_client().get(
         "/", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     )
     assert "Strict-Transport-Security" in response.headers
+    assert seen == [("203.0.113.9", "https")]
 
 
-def test_without_proxy_setting_forwarded_headers_are_ignored(client):
-    response = client.get("/", headers={"X-Forwarded-Proto": "https"})
+def test_without_proxy_setting_forwarded_headers_are_ignored(new_app, db_url):
+    app = new_app(db_url)
+    seen = _seen_by_views(app)
+    response = app.test_client().get(
+        "/", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    )
     assert "Strict-Transport-Security" not in response.headers
+    assert seen == [("127.0.0.1", "http")]

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from portal import audit
 from portal.audit import AuditEntry
 from portal.auth.models import PasswordReset, Role, User
 from tests.conftest import login, make_user, page_text, post
@@ -94,8 +95,10 @@ def test_bad_account_input_is_explained_and_kept(admin_client, session, form, me
     assert response.status_code == 200
     text = page_text(response)
     assert message in text
-    if data["name"] and len(data["name"]) <= 40:
-        assert f'value="{data["name"]}"' in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    for name in ("name", "phone", "email"):  # what was typed is shown again, even when wrong
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', html)
+        assert field and f'value="{data[name]}"' in field.group(0), name
     assert session.exec(select(User).where(User.role != "admin")).first() is None
 
 
@@ -113,7 +116,9 @@ def test_duplicate_phone_is_refused(admin_client, session):
             "office": "",
         },
     )
+    assert response.status_code == 200
     assert "该手机号码已有账号" in page_text(response)
+    assert len(session.exec(select(User).where(User.phone == "13900002222")).all()) == 1
 
 
 def test_extra_fields_change_nothing(admin_client, session):
@@ -201,9 +206,14 @@ def test_account_list_paginates_and_filters(admin_client, session):
     assert admin_client.get("/admin/users?page=abc").status_code == 200
 
 
-def test_audit_log_page_lists_entries(admin_client):
-    text = page_text(admin_client.get("/admin/audit?action=login"))
-    assert "login" in text
+def test_audit_log_page_lists_entries(admin_client, session):
+    audit.record(session, action="test.other_event", ip="192.0.2.7")
+    session.commit()
+    everything = page_text(admin_client.get("/admin/audit"))
+    assert "login" in everything and "test.other_event — 192.0.2.7" in everything
+    logins = page_text(admin_client.get("/admin/audit?action=login"))
+    assert "login" in logins and "127.0.0.1" in logins  # the admin's own login
+    assert "test.other_event" not in logins
 
 
 def test_unknown_user_is_404(admin_client):

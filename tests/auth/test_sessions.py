@@ -34,6 +34,7 @@ def test_cookie_flags(client, session):
     remember = next(c for c in cookies if c.startswith("remember_token="))
     assert "HttpOnly" in remember and "SameSite=Lax" in remember
     expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", remember).group(1))
+    assert timedelta(days=14) - timedelta(minutes=1) < expires - datetime.now(UTC)
     assert expires - datetime.now(UTC) <= timedelta(days=14)
 
 

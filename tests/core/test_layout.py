@@ -64,7 +64,7 @@ def test_htmx_requests_carry_the_csrf_header_once_logged_in(client, session):
 
 
 def test_elder_mode_is_switched_on_and_remembered(client):
-    assert 'class=""' in client.get("/").get_data(as_text=True)
+    assert '<body class=""' in client.get("/").get_data(as_text=True)
     response = client.get("/settings/display", query_string={"elder": "1", "next": "/volunteers/"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/volunteers/"

@@ -197,12 +197,14 @@ def test_an_smtp_outage_delays_and_then_delivers_each_message_once(
     report = outbox.deliver_due(db, senders=senders, owner="w1")
     assert report.retried == 5
     emails = [r for r in rows() if r.channel == "email"]
+    assert len(emails) == 5
     assert all(r.status == "pending" and r.attempts == 1 and "SMTP" in r.last_error for r in emails)
     smtp_server.start()
     assert outbox.deliver_due(db, senders=senders, owner="w1").claimed == 0  # not due yet
     time_machine.move_to(START + timedelta(seconds=31), tick=False)
     assert outbox.deliver_due(db, senders=senders, owner="w1").sent == 5
     emails = [r for r in rows() if r.channel == "email"]
+    assert len(emails) == 5
     assert all(r.status == "sent" and r.attempts == 2 and r.last_error for r in emails)
     ids = smtp_server.inbox.message_ids()
     assert len(ids) == 5 and set(ids.values()) == {1}
@@ -239,7 +241,9 @@ def test_two_workers_at_once_deliver_each_message_once(committed_app, senders_fo
         t.start()
     for t in threads:
         t.join(120)
+    assert not any(t.is_alive() for t in threads), "a worker is still running"
     assert not errors
+    assert len(reports) == 2
     assert sum(r.sent for r in reports) == 1200
     assert all(r.sent > 0 for r in reports), "both workers took part"
     assert len(sms.requests) == 1200 and set(sms.requests.values()) == {1}

@@ -41,16 +41,13 @@ def test_a_guardian_without_account_gets_an_sms(session):
     assert message.status == MessageStatus.PENDING
 
 
-def test_an_account_holder_gets_the_inbox_and_their_chosen_channels(app, session):
+def test_an_account_holder_gets_the_inbox_and_their_chosen_channels(app, session, monkeypatch):
     user = make_user(
         session, email="v@example.cn", phone="13900000001", notify_by_sms=True, notify_by_email=True
     )
+    monkeypatch.setitem(app.config, "PORTAL_SMTP_HOST", "127.0.0.1")
     with app.app_context():
-        app.config["PORTAL_SMTP_HOST"] = "127.0.0.1"
-        try:
-            messages = _queue(session, to=Recipient.for_user(user))
-        finally:
-            app.config["PORTAL_SMTP_HOST"] = ""
+        messages = _queue(session, to=Recipient.for_user(user))
     assert sorted(m.channel for m in messages) == ["email", "inapp", "sms"]
 
 

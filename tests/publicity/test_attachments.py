@@ -1,11 +1,13 @@
 """Uploads (security.md 20): types by content, size, EXIF stripped, served as checked downloads."""
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlmodel import select
 
+from portal.config import load_config
 from portal.publicity.models import Attachment, Item
 from tests.conftest import login, make_user, post
 from tests.publicity.test_views import NEW
@@ -66,7 +68,8 @@ def test_a_pdf_is_attached_and_downloaded_as_an_attachment(item_page, session, a
     assert app.test_client().get(f"/publicity/files/{attachment.id}/x.pdf").status_code == 404
 
 
-def test_images_are_reencoded_without_exif(item_page, session, app):
+def test_images_are_reencoded_without_exif(item_page, session, app, tmp_path, monkeypatch):
+    monkeypatch.delenv("PORTAL_UPLOAD_DIR", raising=False)
     c, item = item_page
     original = _jpeg_with_gps()
     assert Image.open(io.BytesIO(original)).getexif().get(0x8825)
@@ -76,7 +79,11 @@ def test_images_are_reencoded_without_exif(item_page, session, app):
     with Image.open(path) as stored:
         assert not stored.getexif()
     assert attachment.is_image and attachment.content_type == "image/jpeg"
-    assert "static" not in path
+    # Uploads are never stored where the static files are served from, by default either.
+    static = Path(app.static_folder).resolve()
+    assert not Path(path).resolve().is_relative_to(static)
+    default = load_config(str(tmp_path / "instance"))["PORTAL_UPLOAD_DIR"]
+    assert not Path(default).resolve().is_relative_to(static)
 
 
 @pytest.mark.parametrize(
@@ -91,25 +98,24 @@ def test_images_are_reencoded_without_exif(item_page, session, app):
 def test_wrong_files_are_refused_with_a_clear_message(item_page, session, name, data, message):
     c, item = item_page
     response = _upload(c, item, name, data)
-    follow = c.get(response.headers["Location"]) if response.status_code == 303 else response
+    # Refused like any upload: back to the item's page, where the reason is shown.
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/publicity/manage/{item.id}"
     from tests.conftest import page_text
 
-    assert message in page_text(follow)
+    assert message in page_text(c.get(response.headers["Location"]))
     assert session.exec(select(Attachment)).first() is None
 
 
-def test_too_large_uploads_answer_413(item_page, app):
+def test_too_large_uploads_answer_413(item_page, app, monkeypatch):
     c, item = item_page
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
-    try:
-        # A body over the limit is refused from its length, before anything is read.
-        response = c.post(
-            f"/publicity/manage/{item.id}/attachments",
-            data=PDF + b"0" * (2 * 1024 * 1024),
-            content_type="multipart/form-data; boundary=x",
-        )
-    finally:
-        app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    # A body over the limit is refused from its length, before anything is read.
+    response = c.post(
+        f"/publicity/manage/{item.id}/attachments",
+        data=PDF + b"0" * (2 * 1024 * 1024),
+        content_type="multipart/form-data; boundary=x",
+    )
     assert response.status_code == 413
 
 
