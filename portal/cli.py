@@ -1,9 +1,8 @@
-"""`flask portal ...` commands: init, create-admin, demo."""
+"""`flask portal ...` commands: init, revision, create-admin, demo."""
 
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -12,27 +11,9 @@ from sqlmodel import select
 
 from portal.core import registry
 from portal.extensions import db
+from portal.migrate import upgrade_database
 
 portal_cli = AppGroup("portal", help="Set up and look after the portal.")
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def alembic_config(connection=None):
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
-    config.attributes["connection"] = connection
-    return config
-
-
-def upgrade_database() -> None:
-    """Bring the schema to the newest migration."""
-    from alembic import command
-
-    with db.engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "head")
 
 
 @portal_cli.command("init")
@@ -45,6 +26,20 @@ def init_command() -> None:
     with db.transaction() as session:
         changed = load_townships(session)
     click.echo(f"Townships: 19 present, {changed} added or updated.")
+
+
+@portal_cli.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration does, in a few words.")
+@click.option("--empty", is_flag=True, help="Write the file even if the models did not change.")
+def revision_command(message: str, empty: bool) -> None:
+    """Write a migration for what the models changed (see docs/migrations.md)."""
+    from portal.migrate import RevisionRefused, make_revision
+
+    try:
+        path = make_revision(message, empty=empty)
+    except RevisionRefused as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Wrote {path}. Review it, then commit it with the model change.")
 
 
 @portal_cli.command("create-admin")

@@ -11,8 +11,22 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from portal.audit import POSTGRES_TRIGGERS, SQLITE_TRIGGERS
 
+# The audit log is append-only in the database itself. The statements are copied from
+# portal/audit.py as they were when this migration was written: a migration imports no
+# portal code, so that it keeps doing what it did whatever the code becomes.
+SQLITE_TRIGGERS = [
+    "CREATE TRIGGER IF NOT EXISTS audit_entry_no_update BEFORE UPDATE ON audit_entry "
+    "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_entry_no_delete BEFORE DELETE ON audit_entry "
+    "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END",
+]
+POSTGRES_TRIGGERS = [
+    "CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit_entry is append-only'; END; $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER audit_entry_no_change BEFORE UPDATE OR DELETE ON audit_entry "
+    "FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()",
+]
 
 revision: str = '0001'
 down_revision: str | None = None
