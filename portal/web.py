@@ -105,15 +105,24 @@ def form_error(form, error) -> None:
     unless the error says the refusal itself is recorded (`keep_writes`, e.g. a failed login
     that is counted). The view then renders the form again with what the user typed.
     """
-    from flask_babel import gettext as _
-
     from portal.db import discard_writes
 
-    message = _(str(error.message))
+    message = error.translated()
     field = form._fields.get(error.field) if error.field else None
     if field is not None:
         field.errors = [*field.errors, message]
     else:
         form.form_errors.append(message)
+    if not getattr(error, "keep_writes", False):
+        discard_writes()
+
+
+def flash_error(error) -> None:
+    """Tell a refusal of an action that has no form (a button) and undo its writes."""
+    from flask import flash
+
+    from portal.db import discard_writes
+
+    flash(error.translated(), "error")
     if not getattr(error, "keep_writes", False):
         discard_writes()

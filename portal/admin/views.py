@@ -14,19 +14,19 @@ from portal.admin.forms import UserCreateForm
 from portal.audit import AuditEntry
 from portal.auth import services
 from portal.auth.models import Role, User
+from portal.core.domain import DomainError
 from portal.db import get_session
 from portal.notify import services as notify_services
 from portal.pagination import Page, paginate
 from portal.places import township_choices
 from portal.security import reauth_required, roles_required
-from portal.web import page_number, render, see_other
+from portal.web import flash_error, form_error, page_number, page_size, render, see_other
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-PER_PAGE = 25
 
 
 def _page(statement) -> Page:
-    return paginate(get_session(), statement, page=page_number(), per_page=PER_PAGE)
+    return paginate(get_session(), statement, page=page_number(), per_page=page_size())
 
 
 @bp.route("/users")
@@ -70,8 +70,8 @@ def new_user():
             token = services.issue_reset_link(
                 session, user=user, issued_by=current_user.id, ip=request.remote_addr
             )
-        except services.AccountError as error:
-            form.form_errors.append(_(str(error)))
+        except DomainError as error:
+            form_error(form, error)
         else:
             return render(
                 "admin/reset_link.html",
@@ -110,8 +110,8 @@ def set_active(user_id: int):
             actor_id=current_user.id,
             ip=request.remote_addr,
         )
-    except services.AccountError as error:
-        flash(_(str(error)), "error")
+    except DomainError as error:
+        flash_error(error)
     else:
         flash(
             _("The account is enabled.")
@@ -131,8 +131,8 @@ def reset_link(user_id: int):
         token = services.issue_reset_link(
             get_session(), user=user, issued_by=current_user.id, ip=request.remote_addr
         )
-    except services.AccountError as error:
-        flash(_(str(error)), "error")
+    except DomainError as error:
+        flash_error(error)
         return see_other("admin.user_detail", user_id=user.id)
     return render(
         "admin/reset_link.html",
@@ -159,7 +159,7 @@ def outbox():
     return render(
         "admin/outbox.html",
         counts=notify_services.status_counts(session),
-        page=notify_services.failed_page(session, page=page_number(), per_page=PER_PAGE),
+        page=notify_services.failed_page(session, page=page_number(), per_page=page_size()),
     )
 
 

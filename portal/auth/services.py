@@ -16,6 +16,7 @@ from sqlmodel import Session, func, select
 
 from portal import audit
 from portal.auth.models import STAFF_ROLES, LoginThrottle, Office, PasswordReset, Role, User
+from portal.core.domain import DomainError
 from portal.i18n import N_
 from portal.places import Township
 from portal.timeutil import SHANGHAI, utcnow
@@ -30,19 +31,23 @@ hasher = PasswordHasher()
 _DUMMY_HASH = hasher.hash("not-a-real-password-0000")
 
 
-class AccountError(Exception):
+class AccountError(DomainError):
     """A rule about accounts was broken; the message is a translatable English sentence."""
 
 
 class LoginFailed(AccountError):
     """Wrong login name or password, or the account may not log in (one answer for all)."""
 
+    keep_writes = True  # the failure is counted: that count is the rule
+
 
 class LoginLocked(AccountError):
     """Too many failures: the login name is locked for a while."""
 
+    keep_writes = True
+
     def __init__(self, until: datetime):
-        super().__init__(N_("Too many failed attempts."))
+        super().__init__(N_("Too many failed attempts."), field="login")
         self.until = until
 
 
@@ -87,14 +92,16 @@ def common_passwords() -> frozenset[str]:
 def check_password_policy(password: str, *, user: User | None = None) -> None:
     """Length 8-256, not a common password, not the login name. No composition rules."""
     if len(password) < PASSWORD_MIN:
-        raise WeakPassword(N_("The password must have at least 8 characters."))
+        raise WeakPassword(N_("The password must have at least 8 characters."), field="new")
     if len(password) > PASSWORD_MAX:
-        raise WeakPassword(N_("The password may have at most 256 characters."))
+        raise WeakPassword(N_("The password may have at most 256 characters."), field="new")
     lowered = password.lower()
     if lowered in common_passwords() or len(set(password)) == 1:
-        raise WeakPassword(N_("This password is too common; choose another."))
+        raise WeakPassword(N_("This password is too common; choose another."), field="new")
     if user is not None and lowered in {(user.phone or "").lower(), (user.email or "").lower()}:
-        raise WeakPassword(N_("The password must not be your phone number or e-mail address."))
+        raise WeakPassword(
+            N_("The password must not be your phone number or e-mail address."), field="new"
+        )
 
 
 def hash_password(password: str) -> str:
@@ -161,7 +168,9 @@ def authenticate(
         if locked:
             audit.record(session, action="login.locked", ip=ip, login=key)
             raise LoginLocked(throttle.locked_until)
-        raise LoginFailed(N_("The phone number, e-mail address or password is not correct."))
+        raise LoginFailed(
+            N_("The phone number, e-mail address or password is not correct."), field="password"
+        )
 
     assert user is not None
     if throttle is not None:
@@ -193,7 +202,7 @@ def change_password(
     session: Session, *, user: User, current: str, new: str, ip: str | None = None
 ) -> None:
     if not verify_password(user, current):
-        raise WrongPassword(N_("The current password is not correct."))
+        raise WrongPassword(N_("The current password is not correct."), field="current")
     check_password_policy(new, user=user)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
@@ -233,31 +242,38 @@ def create_user(
     """Create an account after checking the login names, binding and password."""
     name = (name or "").strip()
     if not name or len(name) > 40:
-        raise AccountError(N_("The name must have 1 to 40 characters."))
+        raise AccountError(N_("The name must have 1 to 40 characters."), field="name")
     phone = normalise_login(phone) if phone else None
     email = normalise_login(email) if email else None
     if not phone and not email:
-        raise AccountError(N_("Give a mobile number or an e-mail address."))
+        raise AccountError(N_("Give a mobile number or an e-mail address."), field="phone")
     if phone and not MOBILE_RE.match(phone):
-        raise AccountError(N_("A mobile number has 11 digits and starts with 13-19."))
+        raise AccountError(
+            N_("A mobile number has 11 digits and starts with 13-19."), field="phone"
+        )
     if email and (not EMAIL_RE.match(email) or len(email) > 254):
-        raise AccountError(N_("The e-mail address is not valid."))
+        raise AccountError(N_("The e-mail address is not valid."), field="email")
     role = Role(role)
     if role == Role.TOWNSHIP_STAFF:
         if not township_code or session.get(Township, township_code) is None:
-            raise AccountError(N_("Township staff must be bound to one of the 19 townships."))
+            raise AccountError(
+                N_("Township staff must be bound to one of the 19 townships."),
+                field="township_code",
+            )
     else:
         township_code = None
     if role == Role.LECTURE_ORGANISER:
         if office is None:
-            raise AccountError(N_("A lecture organiser must be bound to an organising office."))
+            raise AccountError(
+                N_("A lecture organiser must be bound to an organising office."), field="office"
+            )
         office = Office(office)
     else:
         office = None
     if phone and session.exec(select(func.count()).where(User.phone == phone)).one():
-        raise AccountError(N_("An account with this mobile number already exists."))
+        raise AccountError(N_("An account with this mobile number already exists."), field="phone")
     if email and session.exec(select(func.count()).where(User.email == email)).one():
-        raise AccountError(N_("An account with this e-mail address already exists."))
+        raise AccountError(N_("An account with this e-mail address already exists."), field="email")
     user = User(
         name=name,
         role=role,
@@ -383,3 +399,12 @@ def reset_password(session: Session, *, token: str, new: str, ip: str | None = N
 
 def is_staff_role(role: str) -> bool:
     return role in STAFF_ROLES
+
+
+def pending_setup_count(session: Session, user: User | None = None) -> int:
+    """Active accounts whose holder has never logged in (set-up link not used yet)."""
+    return session.exec(
+        select(func.count())
+        .select_from(User)
+        .where(User.is_active.is_(True), User.last_login_at.is_(None))
+    ).one()

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from portal.auth import services
 from portal.auth.forms import LoginForm, PasswordChangeForm, PasswordResetForm, ReauthForm
+from portal.core.domain import DomainError
 from portal.db import get_session
 from portal.extensions import limiter
 from portal.security import (
@@ -18,7 +19,7 @@ from portal.security import (
     public,
     start_session,
 )
-from portal.web import render, safe_next, see_other
+from portal.web import form_error, render, safe_next, see_other
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -62,14 +63,15 @@ def login():
                     time=format_datetime(locked.until, "HH:mm"),
                 )
             )
-        except services.LoginFailed:
-            form.password.errors.append(
-                _("The phone number, e-mail address or password is not correct.")
-            )
+        except services.LoginFailed as error:
+            form_error(form, error)  # the failure stays counted (keep_writes)
         else:
             start_session(user, remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
-            return see_other(safe_next(next_url))
+            # Staff land on their workspace (工作台) unless they were on their way elsewhere.
+            return see_other(
+                safe_next(next_url, "core.workspace" if user.is_staff else "core.home")
+            )
     form.password.data = ""
     return render("auth/login.html", form=form, next_url=next_url)
 
@@ -119,9 +121,8 @@ def change_password():
                 new=form.new.data,
                 ip=request.remote_addr,
             )
-        except services.AccountError as error:
-            target = form.current if isinstance(error, services.WrongPassword) else form.new
-            target.errors.append(_(str(error)))
+        except DomainError as error:
+            form_error(form, error)
         else:
             # Every other session is now refused; this one continues under the new version.
             start_session(user, remember=False)
@@ -139,13 +140,13 @@ def reset(token: str):
     try:
         _row, user = services.reset_link_user(session, token=token)
     except services.InvalidResetLink as error:
-        return render("auth/reset_invalid.html", message=_(str(error)), status=410)
+        return render("auth/reset_invalid.html", message=error.translated(), status=410)
     form = PasswordResetForm()
     if form.validate_on_submit():
         try:
             services.reset_password(session, token=token, new=form.new.data, ip=request.remote_addr)
-        except services.AccountError as error:
-            form.new.errors.append(_(str(error)))
+        except DomainError as error:
+            form_error(form, error)
         else:
             end_session()
             flash(_("Your new password is set. Please log in."), "success")

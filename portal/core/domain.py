@@ -13,13 +13,38 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """A rule refused the action; `message` is for the user (a lazy string), `field` the input."""
+    """A rule refused the action.
 
-    def __init__(self, message: Any, field: str | None = None, **detail: Any) -> None:
-        super().__init__(str(message))
+    `message` is an English msgid marked with `N_()` (translated when shown, so services work
+    without a request, in the CLI and the scheduler too), `params` fill its placeholders,
+    `field` names the input it concerns, and `detail` is kept for the audit log.
+    """
+
+    keep_writes = False  # True when recording the refusal itself is the rule (failed logins)
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+        **detail: Any,
+    ) -> None:
         self.message = message
         self.field = field
+        self.params = params or {}
         self.detail = detail
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = str(self.message)
+        return text % self.params if self.params else text
+
+    def translated(self) -> str:
+        """The message in the user's language (needs a request or a forced locale)."""
+        from flask_babel import gettext
+
+        return gettext(str(self.message), **self.params)
 
 
 class NotFound(DomainError):

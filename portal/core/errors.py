@@ -90,7 +90,7 @@ def handle_domain(error: DomainError):
     if isinstance(error, NotAllowed):
         audit.record_denial(**{"reason": "not_allowed", **_plain(error.detail)})
         return _page(403)
-    return _page(400, _(str(error.message)))
+    return _page(400, error.translated())
 
 
 def _plain(detail: dict) -> dict:

@@ -5,17 +5,20 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask_login import current_user
 from sqlalchemy import text
 
 from portal.auth.labels import office_label, role_label
 from portal.cache import ALL, cached_page
+from portal.auth.models import STAFF_ROLES
 from portal.core import registry
+from portal.core.workspace import entries as workspace_entries
 from portal.core.hotlines import HOTLINES
 from portal.db import get_session
 from portal.extensions import db
 from portal.i18n import is_chinese
 from portal.places import TOWNSHIPS
-from portal.security import public
+from portal.security import public, roles_required
 from portal.timeutil import utcnow
 from portal.web import render, safe_next, see_other
 
@@ -101,6 +104,14 @@ def robots():
     lines += [f"Disallow: {path}" for path in (*KERNEL_DISALLOW, *registry.robots_disallow())]
     lines += [f"Sitemap: {url_for('core.sitemap', _external=True)}", ""]
     return Response("\n".join(lines), mimetype="text/plain")
+
+
+@bp.route("/workspace")
+@roles_required(*STAFF_ROLES)
+def workspace():
+    """The staff workspace (工作台): what waits for this user, with counts."""
+    found = workspace_entries(get_session(), current_user)
+    return render("core/workspace.html", entries=found, waiting=sum(e.count for e in found))
 
 
 @bp.route("/healthz")

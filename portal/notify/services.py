@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from portal.core.domain import DomainError
 from portal.i18n import N_
 from portal.notify.channels import ChannelSender, DeliveryError, Outgoing
 from portal.notify.models import (
@@ -36,12 +37,8 @@ class NotifyError(ValueError):
     """A message could not be queued: nothing was written."""
 
 
-class PreferenceError(NotifyError):
+class PreferenceError(DomainError):
     """A contact preference cannot be kept; `field` names the form field it concerns."""
-
-    def __init__(self, message: str, *, field: str):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -459,3 +456,14 @@ def failed_page(session: Session, *, page: int, per_page: int) -> Page:
         .order_by(OutboxMessage.id.desc())
     )
     return paginate(session, statement, page=page, per_page=per_page)
+
+
+def failed_count(session: Session, user=None) -> int:
+    """Messages that failed for good (the admin's queue on the staff workspace)."""
+    return session.execute(
+        select(func.count()).select_from(TABLE).where(TABLE.c.status == MessageStatus.FAILED)
+    ).scalar_one()
+
+
+def unread_count_for(session: Session, user) -> int:
+    return unread_count(session, user_id=user.id)

@@ -6,14 +6,14 @@ from flask import Blueprint, abort, flash, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.core.domain import DomainError
 from portal.db import get_session
 from portal.notify import services
 from portal.notify.forms import ContactPreferencesForm
 from portal.security import login_required
-from portal.web import page_number, render, see_other
+from portal.web import form_error, page_number, page_size, render, see_other
 
 bp = Blueprint("notify", __name__)
-PER_PAGE = 20
 
 
 @bp.app_context_processor
@@ -27,7 +27,7 @@ def inbox_context():
 @login_required
 def inbox():
     found = services.inbox_page(
-        get_session(), user_id=current_user.id, page=page_number(), per_page=PER_PAGE
+        get_session(), user_id=current_user.id, page=page_number(), per_page=page_size()
     )
     return render("notify/inbox.html", block="messages", page=found)
 
@@ -62,8 +62,8 @@ def preferences():
                 by_sms=form.notify_by_sms.data,
                 language=form.language.data,
             )
-        except services.PreferenceError as error:
-            form[error.field].errors.append(_(str(error)))
+        except DomainError as error:
+            form_error(form, error)
         else:
             flash(_("Your contact preferences are saved."), "success")
             return see_other("notify.preferences")

@@ -37,11 +37,13 @@ def reencode_image(data: bytes, content_type: str) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise PublicityError(N_("The image is too large (at most 40 megapixels)."))
+                raise PublicityError(
+                    N_("The image is too large (at most 40 megapixels)."), field="file"
+                )
             image.load()
             pixels = image.convert("RGB") if content_type == "image/jpeg" else image.copy()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise PublicityError(N_("The image could not be read.")) from error
+        raise PublicityError(N_("The image could not be read."), field="file") from error
     out = io.BytesIO()
     if content_type == "image/jpeg":
         pixels.save(out, format="JPEG", quality=88, optimize=True)
@@ -61,12 +63,12 @@ def store(
 ) -> Attachment:
     """Check, clean and keep one uploaded file for an item."""
     if not data:
-        raise PublicityError(N_("The file is empty."))
+        raise PublicityError(N_("The file is empty."), field="file")
     if len(data) > MAX_FILE_BYTES:
-        raise PublicityError(N_("The file is too large (at most 8 MB)."))
+        raise PublicityError(N_("The file is too large (at most 8 MB)."), field="file")
     sniffed = sniff(data)
     if sniffed is None:
-        raise PublicityError(N_("Only PDF, JPEG and PNG files can be attached."))
+        raise PublicityError(N_("Only PDF, JPEG and PNG files can be attached."), field="file")
     content_type, extension = sniffed
     is_image = content_type.startswith("image/")
     if is_image:

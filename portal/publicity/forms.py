@@ -7,7 +7,16 @@ from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.publicity.services import COLUMNS, META_FIELDS, META_LABELS
+from portal.publicity.services import (
+    BODY_MAX,
+    COLUMNS,
+    COMMENT_MAX,
+    META_FIELDS,
+    META_LABELS,
+    META_MAX,
+    SUMMARY_MAX,
+    TITLE_MAX,
+)
 
 
 class ItemForm(FlaskForm):
@@ -21,17 +30,17 @@ class ItemForm(FlaskForm):
         _l("Title"),
         validators=[
             DataRequired(_l("Enter a title.")),
-            Length(max=200, message=_l("At most 200 characters.")),
+            Length(max=TITLE_MAX, message=_l("At most %(max)d characters.")),
         ],
     )
     summary = TextAreaField(
         _l("Summary"),
-        validators=[Length(max=500, message=_l("At most 500 characters."))],
+        validators=[Length(max=SUMMARY_MAX, message=_l("At most %(max)d characters."))],
         description=_l("One or two sentences, shown in lists and search results."),
     )
     body = TextAreaField(
         _l("Text"),
-        validators=[Length(max=200_000, message=_l("This is too long."))],
+        validators=[Length(max=BODY_MAX, message=_l("This is too long."))],
         description=_l("Markdown: ## heading, - list, **bold**, [link](/pages/about)."),
         render_kw={"rows": 18},
     )
@@ -52,14 +61,14 @@ class ItemForm(FlaskForm):
     expire_at = DateTimeLocalField(
         _l("Expire at (optional)"), validators=[Optional()], format="%Y-%m-%dT%H:%M"
     )
-    index_no = StringField(META_LABELS["index_no"], validators=[Optional(), Length(max=120)])
-    topic = StringField(META_LABELS["topic"], validators=[Optional(), Length(max=120)])
-    issuer = StringField(META_LABELS["issuer"], validators=[Optional(), Length(max=120)])
-    written = StringField(META_LABELS["written"], validators=[Optional(), Length(max=120)])
-    doc_no = StringField(META_LABELS["doc_no"], validators=[Optional(), Length(max=120)])
-    norm_no = StringField(META_LABELS["norm_no"], validators=[Optional(), Length(max=120)])
-    validity = StringField(META_LABELS["validity"], validators=[Optional(), Length(max=120)])
-    effective = StringField(META_LABELS["effective"], validators=[Optional(), Length(max=120)])
+    index_no = StringField(META_LABELS["index_no"], validators=[Optional(), Length(max=META_MAX)])
+    topic = StringField(META_LABELS["topic"], validators=[Optional(), Length(max=META_MAX)])
+    issuer = StringField(META_LABELS["issuer"], validators=[Optional(), Length(max=META_MAX)])
+    written = StringField(META_LABELS["written"], validators=[Optional(), Length(max=META_MAX)])
+    doc_no = StringField(META_LABELS["doc_no"], validators=[Optional(), Length(max=META_MAX)])
+    norm_no = StringField(META_LABELS["norm_no"], validators=[Optional(), Length(max=META_MAX)])
+    validity = StringField(META_LABELS["validity"], validators=[Optional(), Length(max=META_MAX)])
+    effective = StringField(META_LABELS["effective"], validators=[Optional(), Length(max=META_MAX)])
 
     def set_choices(self) -> None:
         self.kind.choices = [SelectChoice(str(c.kind), c.title) for c in COLUMNS]
@@ -79,7 +88,7 @@ class ReturnForm(FlaskForm):
         _l("What needs to change"),
         validators=[
             DataRequired(_l("Say what needs to change.")),
-            Length(max=1000, message=_l("At most 1,000 characters.")),
+            Length(max=COMMENT_MAX, message=_l("At most %(max)d characters.")),
         ],
     )
 

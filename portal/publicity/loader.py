@@ -122,7 +122,7 @@ def _draft(content: ContentFile) -> services.Draft:
     meta = {k: front[k] for k in META_KEYS if front.get(k) not in (None, "")}
     if front.get("related"):
         meta["related"] = front["related"]
-    return services.Draft(
+    return services.draft(
         title=str(front["title"]),
         summary=str(front["summary"]),
         body=content.body,
@@ -191,7 +191,8 @@ def load_directory(database, directory: Path, *, report=print) -> list[LoadResul
         except ContentFileError as error:
             results.append(LoadResult(content.path, "error", str(error)))
         except services.PublicityError as error:
-            results.append(LoadResult(content.path, "error", f"{content.path}:2: {error}"))
+            where = f"{error.field}: " if error.field else ""
+            results.append(LoadResult(content.path, "error", f"{content.path}:2: {where}{error}"))
     for result in sorted(results, key=lambda r: str(r.path)):
         report(result)
     return results

@@ -1,4 +1,4 @@
-"""Publicity content (宣传内容): items, their kept revisions, attachments, the site's version."""
+"""Publicity content (宣传内容): items, their kept revisions, attachments."""
 
 from __future__ import annotations
 
@@ -68,7 +68,15 @@ class Item(SQLModel, table=True):
     source_hash: str | None = Field(default=None, max_length=64)
 
 
-class Revision(SQLModel, table=True):
+class RevisionBase(SQLModel):
+    """What a writer writes. The limits here are the only ones: forms and services read them."""
+
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=500)
+    body: str = Field(default="", max_length=200_000, sa_type=Text)
+
+
+class Revision(RevisionBase, table=True):
     """A kept version of an item's text and metadata; never changed once submitted."""
 
     __tablename__ = "content_revision"
@@ -77,9 +85,6 @@ class Revision(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="content_item.id", index=True)
     number: int
-    title: str = Field(max_length=200)
-    summary: str = Field(default="", max_length=500)
-    body: str = Field(default="", sa_type=Text)
     body_html: str = Field(default="", sa_type=Text)
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: RevisionStatus = Field(default=RevisionStatus.DRAFT, sa_type=String(12))
@@ -88,6 +93,18 @@ class Revision(SQLModel, table=True):
     reviewed_by: int | None = Field(default=None, foreign_key="user_account.id")
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     review_comment: str | None = Field(default=None, max_length=1000)
+
+
+class RevisionCreate(RevisionBase):
+    """A new draft as a writer sends it (the editing form or a content file), validated.
+
+    There is no RevisionUpdate: a revision is never changed in place; every save is a new one.
+    """
+
+    meta: dict[str, Any] | None = None
+    publish_at: datetime | None = None
+    expire_at: datetime | None = None
+    policy_slug: str | None = Field(default=None, max_length=80)
 
 
 class Attachment(SQLModel, table=True):
@@ -104,13 +121,3 @@ class Attachment(SQLModel, table=True):
     is_image: bool = Field(default=False)
     created_by: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class SiteState(SQLModel, table=True):
-    """One row: the content version every cached public page is keyed on."""
-
-    __tablename__ = "site_state"
-
-    id: int = Field(default=1, primary_key=True)
-    content_version: int = Field(default=1)
-    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -9,11 +9,14 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from portal import audit, cache, notify
 from portal.auth.models import Role, User
+from portal.core.domain import DomainError
+from portal.core.domain import NotAllowed as KernelNotAllowed
+from portal.core.fields import max_length, validated
 from portal.i18n import N_
 from portal.notify.models import Channel
 from portal.pagination import Page, paginate
@@ -23,12 +26,17 @@ from portal.publicity.models import (
     ItemStatus,
     Kind,
     Revision,
+    RevisionCreate,
     RevisionStatus,
 )
 from portal.timeutil import utcnow
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
-TITLE_MAX, SUMMARY_MAX, BODY_MAX = 200, 500, 200_000
+# Limits come from the models, once (the forms read the same ones).
+TITLE_MAX = max_length(Revision, "title")
+SUMMARY_MAX = max_length(Revision, "summary")
+BODY_MAX = max_length(Revision, "body")
+COMMENT_MAX = max_length(Revision, "review_comment")
 WRITERS = frozenset({Role.EDITOR, Role.REVIEWER})
 REVIEWERS = frozenset({Role.REVIEWER})
 
@@ -78,45 +86,44 @@ notify.register_template(
     body=N_("Your item “{title}” was published by a reviewer."),
 )
 notify.register_template(
+    "publicity.submitted",
+    subject=N_("To review: {title}"),
+    body=N_("“{title}” was submitted for review by {author}. It waits in the review queue."),
+)
+notify.register_template(
     "publicity.returned",
     subject=N_("Sent back: {title}"),
     body=N_("A reviewer sent your item “{title}” back with this comment: {comment}"),
 )
 
 
-class PublicityError(Exception):
+class PublicityError(DomainError):
     """A publicity rule was broken; the message is translatable."""
 
 
-class NotAllowed(PublicityError):
+class NotAllowed(PublicityError, KernelNotAllowed):
     """The user may not do this to this item."""
 
 
-@dataclass
-class Draft:
-    """What a writer submits in the form (or a content file holds)."""
+Draft = RevisionCreate
 
-    title: str
-    summary: str = ""
-    body: str = ""
-    meta: dict[str, Any] | None = None
-    publish_at: datetime | None = None
-    expire_at: datetime | None = None
-    policy_slug: str | None = None
+
+def draft(**data: Any) -> RevisionCreate:
+    """A validated draft; a value over a model limit is a PublicityError on its field."""
+    try:
+        return validated(RevisionCreate, data)
+    except DomainError as error:
+        raise PublicityError(error.message, field=error.field, params=error.params) from None
 
 
 def _check_draft(session: Session, kind: Kind, draft: Draft) -> tuple[dict, int | None]:
-    title = (draft.title or "").strip()
-    if not title:
-        raise PublicityError(N_("Enter a title."))
-    if len(title) > TITLE_MAX:
-        raise PublicityError(N_("The title may have at most 200 characters."))
-    if len(draft.summary or "") > SUMMARY_MAX:
-        raise PublicityError(N_("The summary may have at most 500 characters."))
-    if len(draft.body or "") > BODY_MAX:
-        raise PublicityError(N_("The text is too long."))
+    # The lengths were checked when the draft was built (RevisionCreate); these rules remain.
+    if not (draft.title or "").strip():
+        raise PublicityError(N_("Enter a title."), field="title")
     if draft.publish_at and draft.expire_at and draft.expire_at <= draft.publish_at:
-        raise PublicityError(N_("The expiry must come after the publication time."))
+        raise PublicityError(
+            N_("The expiry must come after the publication time."), field="expire_at"
+        )
     meta = {}
     for name in META_FIELDS.get(kind, ()):
         value = (draft.meta or {}).get(name)
@@ -124,7 +131,9 @@ def _check_draft(session: Session, kind: Kind, draft: Draft) -> tuple[dict, int 
             value = value.isoformat()[:10]
         value = str(value).strip() if value not in (None, "") else ""
         if len(value) > META_MAX:
-            raise PublicityError(N_("A metadata field may have at most 120 characters."))
+            raise PublicityError(
+                N_("A metadata field may have at most 120 characters."), field=name
+            )
         if value:
             meta[name] = value
     related = (draft.meta or {}).get("related") or []
@@ -135,10 +144,14 @@ def _check_draft(session: Session, kind: Kind, draft: Draft) -> tuple[dict, int 
     policy_id = None
     if kind == Kind.INTERPRETATION:
         if not draft.policy_slug:
-            raise PublicityError(N_("An interpretation must name the policy it explains."))
+            raise PublicityError(
+                N_("An interpretation must name the policy it explains."), field="policy_slug"
+            )
         policy = session.exec(select(Item).where(Item.slug == draft.policy_slug)).first()
         if policy is None or policy.kind != Kind.POLICY:
-            raise PublicityError(N_("There is no policy document with that address."))
+            raise PublicityError(
+                N_("There is no policy document with that address."), field="policy_slug"
+            )
         policy_id = policy.id
     return meta, policy_id
 
@@ -184,9 +197,11 @@ def create_item(
     kind = Kind(kind)
     slug = (slug or "").strip().lower()
     if not SLUG_RE.match(slug):
-        raise PublicityError(N_("The address may use a-z, 0-9 and hyphens (3-80 characters)."))
+        raise PublicityError(
+            N_("The address may use a-z, 0-9 and hyphens (3-80 characters)."), field="slug"
+        )
     if session.exec(select(Item.id).where(Item.slug == slug)).first():
-        raise PublicityError(N_("Another item already uses this address."))
+        raise PublicityError(N_("Another item already uses this address."), field="slug")
     meta, policy_id = _check_draft(session, kind, draft)
     item = Item(
         slug=slug,
@@ -272,6 +287,7 @@ def submit(session: Session, *, item: Item, user: User) -> Revision:
         item.status = ItemStatus.PENDING
     item.updated_at = utcnow()
     session.add(item)
+    _tell_reviewers(session, item, revision, user)
     audit.record(
         session,
         action="content.submitted",
@@ -317,9 +333,32 @@ def _public_change(session: Session, item: Item) -> None:
     item.public_version += 1
     session.add(item)
     bump_content_version(session)
+    from portal.publicity.search import source
     from portal.search import sync_after_commit
 
-    sync_after_commit(session, [item.id])
+    sync_after_commit(session, source.name, [item.id])
+
+
+def _tell_reviewers(session: Session, item: Item, revision: Revision, author: User) -> None:
+    """Every active reviewer but the author is told in the portal that a revision waits."""
+    from flask import has_request_context, url_for
+
+    reviewers = session.exec(
+        select(User).where(
+            User.role == Role.REVIEWER, User.is_active.is_(True), User.id != author.id
+        )
+    ).all()
+    link = url_for("publicity.item", item_id=item.id) if has_request_context() else None
+    for reviewer in reviewers:
+        notify.enqueue(
+            session,
+            key=f"publicity:revision:{revision.id}:submitted:{reviewer.id}",
+            to=notify.Recipient.for_user(reviewer),
+            template="publicity.submitted",
+            context={"title": revision.title, "author": author.name},
+            channels=[Channel.INAPP],
+            link=link,
+        )
 
 
 def _tell_author(session: Session, revision: Revision, template: str, **context) -> None:
@@ -338,6 +377,64 @@ def _tell_author(session: Session, revision: Revision, template: str, **context)
     )
 
 
+def may_review(user: User) -> bool:
+    """Whether this account reviews (publishes, sends back, retracts) content."""
+    return user.role in REVIEWERS
+
+
+def _publish_refusal(reviewer: User, revision: Revision) -> str | None:
+    """Why this reviewer may not publish this revision (None: they may)."""
+    if revision.created_by == reviewer.id:
+        return N_("You cannot publish your own writing; another reviewer must.")
+    return None
+
+
+@dataclass(frozen=True)
+class ItemPermissions:
+    """What a user may do to an item now: the screens show only these actions."""
+
+    can_edit: bool = False
+    can_submit: bool = False
+    can_publish: bool = False
+    can_send_back: bool = False
+    can_retract: bool = False
+    can_restore: bool = False
+    publish_refusal: str | None = None  # shown to a reviewer who may not publish
+
+
+def permissions(session: Session, item: Item, user: User) -> ItemPermissions:
+    """The item's actions open to this user, by the same rules the actions check."""
+    working = working_revision(session, item)
+    writer, reviewer = user.role in WRITERS, user.role in REVIEWERS
+    pending = working is not None and working.status == RevisionStatus.PENDING
+    refusal = _publish_refusal(user, working) if reviewer and pending else None
+    return ItemPermissions(
+        can_edit=writer and not pending,
+        can_submit=writer and working is not None and working.status == RevisionStatus.DRAFT,
+        can_publish=reviewer and pending and refusal is None,
+        can_send_back=reviewer and pending,
+        can_retract=reviewer and item.status == ItemStatus.PUBLISHED,
+        can_restore=writer and working is not None and not pending,
+        publish_refusal=refusal,
+    )
+
+
+def item_context(session: Session, item: Item, user: User) -> dict[str, Any]:
+    """Everything the item's management page shows, with the user's permissions."""
+    from portal.publicity.models import Attachment
+
+    return {
+        "item": item,
+        "revisions": session.exec(
+            select(Revision).where(Revision.item_id == item.id).order_by(Revision.number.desc())
+        ).all(),
+        "working": working_revision(session, item),
+        "live": live_revision(session, item),
+        "attachments": session.exec(select(Attachment).where(Attachment.item_id == item.id)).all(),
+        "can": permissions(session, item, user),
+    }
+
+
 def publish(
     session: Session, *, item: Item, reviewer: User, now: datetime | None = None
 ) -> Revision:
@@ -346,8 +443,9 @@ def publish(
     revision = pending_revision(session, item)
     if revision is None:
         raise PublicityError(N_("Nothing is waiting for review on this item."))
-    if revision.created_by == reviewer.id:
-        raise NotAllowed(N_("You cannot publish your own writing; another reviewer must."))
+    refusal = _publish_refusal(reviewer, revision)
+    if refusal:
+        raise NotAllowed(refusal)
     now = now or utcnow()
     previous = live_revision(session, item)
     if previous is not None and previous.id != revision.id:
@@ -408,9 +506,9 @@ def return_to_author(session: Session, *, item: Item, reviewer: User, comment: s
     _require(reviewer, REVIEWERS)
     comment = (comment or "").strip()
     if not comment:
-        raise PublicityError(N_("Say what needs to change."))
-    if len(comment) > 1000:
-        raise PublicityError(N_("The comment may have at most 1,000 characters."))
+        raise PublicityError(N_("Say what needs to change."), field="comment")
+    if len(comment) > COMMENT_MAX:
+        raise PublicityError(N_("The comment may have at most 1,000 characters."), field="comment")
     revision = pending_revision(session, item)
     if revision is None:
         raise PublicityError(N_("Nothing is waiting for review on this item."))
@@ -585,7 +683,7 @@ def live_by_slug(session: Session, slug: str) -> tuple[Item, Revision] | None:
 
 def live_texts(session: Session, ids: list[int]) -> dict[int, str]:
     """The visible text of these items' live revisions (for search snippets)."""
-    from portal.search.index import plain_text
+    from portal.search.sources import plain_text
 
     rows = session.exec(
         select(Item.id, Revision.body_html)

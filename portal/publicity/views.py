@@ -16,14 +16,15 @@ from flask import (
     send_file,
     url_for,
 )
-from markupsafe import Markup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from sqlmodel import select
 
 from portal.auth.models import Role
 from portal.cache import cached_page
+from portal.core.domain import DomainError
 from portal.db import get_session
 from portal.publicity import attachments as files
 from portal.publicity import services
@@ -32,10 +33,9 @@ from portal.publicity.markdown import headings
 from portal.publicity.models import Attachment, Item, Kind, Revision
 from portal.security import has_role, public, roles_required
 from portal.timeutil import SHANGHAI, utcnow
-from portal.web import page_number, render, see_other
+from portal.web import flash_error, form_error, page_number, page_size, render, see_other
 
 bp = Blueprint("publicity", __name__)
-PER_PAGE = 15
 MAX_QUERY = 200
 WRITER_ROLES = (Role.EDITOR, Role.REVIEWER)
 
@@ -58,7 +58,8 @@ def home_block(session) -> Markup:
         for kind in (Kind.NEWS, Kind.NOTICE)
     }
     columns = [c for c in services.COLUMNS if c.listed]
-    return Markup(render_template("publicity/_home.html", latest=latest, columns=columns))
+    # Rendered by Jinja with autoescaping: safe to place in the home page as is.
+    return Markup(render_template("publicity/_home.html", latest=latest, columns=columns))  # noqa: S704
 
 
 @bp.app_template_global()
@@ -128,7 +129,7 @@ def column(segment: str):
     column = _column(segment)
     session = get_session()
     page = page_number()
-    found = services.live_page(session, kind=column.kind, page=page, per_page=PER_PAGE)
+    found = services.live_page(session, kind=column.kind, page=page, per_page=page_size())
     if page > 1 and not found.items:
         abort(404)
     return render("publicity/column.html", column=column, page=found)
@@ -242,7 +243,7 @@ def _draft_from(form: ItemForm, kind: str) -> services.Draft:
     related = [s.strip() for s in (form.related.data or "").split(",") if s.strip()]
     if related:
         meta["related"] = related
-    return services.Draft(
+    return services.draft(
         title=form.title.data or "",
         summary=form.summary.data or "",
         body=form.body.data or "",
@@ -259,7 +260,7 @@ def manage():
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
     found = services.manage_page(
-        get_session(), status=status, kind=kind, page=page_number(), per_page=PER_PAGE
+        get_session(), status=status, kind=kind, page=page_number(), per_page=page_size()
     )
     return render(
         "publicity/manage.html",
@@ -268,6 +269,7 @@ def manage():
         kind=kind,
         page=found,
         columns=services.COLUMNS,
+        can_review=services.may_review(current_user),
     )
 
 
@@ -287,34 +289,28 @@ def new():
                 slug=form.slug.data,
                 draft=_draft_from(form, form.kind.data),
             )
-        except services.PublicityError as error:
-            form.form_errors.append(_(str(error)))
+        except DomainError as error:
+            form_error(form, error)
         else:
             flash(_("The draft is saved. Submit it for review when it is ready."), "success")
             return see_other("publicity.item", item_id=item.id)
     return render("publicity/edit.html", form=form, item=None)
 
 
+def _item_page(item: Item, *, return_form=None, upload_form=None):
+    """The item's page, with a form that was refused shown again with its errors."""
+    return render(
+        "publicity/item.html",
+        **services.item_context(get_session(), item, current_user),
+        return_form=return_form or ReturnForm(formdata=None),
+        upload_form=upload_form or UploadForm(formdata=None),
+    )
+
+
 @bp.route("/publicity/manage/<int:item_id>")
 @roles_required(*WRITER_ROLES)
 def item(item_id: int):
-    session = get_session()
-    item = _item_or_404(item_id)
-    revisions = session.exec(
-        select(Revision).where(Revision.item_id == item.id).order_by(Revision.number.desc())
-    ).all()
-    attached = session.exec(select(Attachment).where(Attachment.item_id == item.id)).all()
-    return render(
-        "publicity/item.html",
-        item=item,
-        revisions=revisions,
-        working=services.working_revision(session, item),
-        live=services.live_revision(session, item),
-        attachments=attached,
-        return_form=ReturnForm(),
-        upload_form=UploadForm(),
-        can_review=current_user.role == Role.REVIEWER,
-    )
+    return _item_page(_item_or_404(item_id))
 
 
 @bp.route("/publicity/manage/<int:item_id>/edit", methods=["GET", "POST"])
@@ -348,8 +344,8 @@ def edit(item_id: int):
             services.save_draft(
                 session, item=item, editor=current_user, draft=_draft_from(form, item.kind)
             )
-        except services.PublicityError as error:
-            form.form_errors.append(_(str(error)))
+        except DomainError as error:
+            form_error(form, error)
         else:
             flash(
                 _("Saved as a new revision.")
@@ -366,11 +362,12 @@ def edit(item_id: int):
 
 
 def _workflow(item_id: int, action, success: str):
+    """A button with nothing typed: the outcome is told on the item's page."""
     item = _item_or_404(item_id)
     try:
         action(item)
-    except services.PublicityError as error:
-        flash(_(str(error)), "error")
+    except DomainError as error:
+        flash_error(error)
     else:
         flash(success, "success")
     return see_other("publicity.item", item_id=item_id)
@@ -399,18 +396,19 @@ def publish(item_id: int):
 @bp.route("/publicity/manage/<int:item_id>/send-back", methods=["POST"])
 @roles_required(Role.REVIEWER)
 def send_back(item_id: int):
+    item = _item_or_404(item_id)
     form = ReturnForm()
-    if not form.validate_on_submit():
-        for message in form.comment.errors:
-            flash(message, "error")
-        return see_other("publicity.item", item_id=item_id)
-    return _workflow(
-        item_id,
-        lambda i: services.return_to_author(
-            get_session(), item=i, reviewer=current_user, comment=form.comment.data
-        ),
-        _("Sent back to the author with your comment."),
-    )
+    if form.validate_on_submit():
+        try:
+            services.return_to_author(
+                get_session(), item=item, reviewer=current_user, comment=form.comment.data
+            )
+        except DomainError as error:
+            form_error(form, error)
+        else:
+            flash(_("Sent back to the author with your comment."), "success")
+            return see_other("publicity.item", item_id=item_id)
+    return _item_page(item, return_form=form)
 
 
 @bp.route("/publicity/manage/<int:item_id>/retract", methods=["POST"])
@@ -471,27 +469,25 @@ def preview(item_id: int, number: int):
 def upload(item_id: int):
     item = _item_or_404(item_id)
     form = UploadForm()
-    if not form.validate_on_submit():
-        for message in form.file.errors:
-            flash(message, "error")
-        return see_other("publicity.item", item_id=item_id)
-    upload = form.file.data
-    data = upload.read()
-    upload.close()
-    try:
-        files.store(
-            get_session(),
-            item=item,
-            filename=upload.filename or "",
-            data=data,
-            user_id=current_user.id,
-            upload_dir=Path(current_app.config["PORTAL_UPLOAD_DIR"]),
-        )
-    except services.PublicityError as error:
-        flash(_(str(error)), "error")
-    else:
-        flash(_("The file is attached."), "success")
-    return see_other("publicity.item", item_id=item_id)
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read()
+        upload.close()
+        try:
+            files.store(
+                get_session(),
+                item=item,
+                filename=upload.filename or "",
+                data=data,
+                user_id=current_user.id,
+                upload_dir=Path(current_app.config["PORTAL_UPLOAD_DIR"]),
+            )
+        except DomainError as error:
+            form_error(form, error)
+        else:
+            flash(_("The file is attached."), "success")
+            return see_other("publicity.item", item_id=item_id)
+    return _item_page(item, upload_form=form)
 
 
 @bp.route("/publicity/review")

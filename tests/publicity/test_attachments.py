@@ -98,12 +98,12 @@ def test_images_are_reencoded_without_exif(item_page, session, app, tmp_path, mo
 def test_wrong_files_are_refused_with_a_clear_message(item_page, session, name, data, message):
     c, item = item_page
     response = _upload(c, item, name, data)
-    # Refused like any upload: back to the item's page, where the reason is shown.
-    assert response.status_code == 303
-    assert response.headers["Location"] == f"/publicity/manage/{item.id}"
+    # Refused like any form: the item's page again, the reason on the upload field.
+    assert response.status_code == 200
     from tests.conftest import page_text
 
-    assert message in page_text(c.get(response.headers["Location"]))
+    assert message in page_text(response)
+    assert 'id="file-error"' in response.get_data(as_text=True)
     assert session.exec(select(Attachment)).first() is None
 
 
@@ -124,7 +124,10 @@ def test_files_over_8_mb_are_refused(item_page, session):
     response = _upload(c, item, "big.pdf", PDF + b"0" * (8 * 1024 * 1024))
     from tests.conftest import page_text
 
-    assert "文件过大" in page_text(c.get(response.headers["Location"]))
+    # The item's page is shown again with the error on the upload form (nothing stored).
+    assert response.status_code == 200
+    assert "文件过大" in page_text(response)
+    assert session.exec(select(Attachment).where(Attachment.item_id == item.id)).all() == []
 
 
 def test_other_roles_cannot_upload(app, session, item_page):

@@ -52,13 +52,14 @@ def test_home_lists_the_latest_news_and_notices(client, publish):
     assert "留守儿童关爱保护工作专题" in text
 
 
-def test_column_pages_paginate_and_show_an_empty_state(client, publish):
+def test_column_pages_paginate_and_show_an_empty_state(app, client, publish):
     assert "暂无内容" in page_text(client.get("/publicity/cases/"))
-    for i in range(17):
+    size = app.config["PORTAL_PAGE_SIZE"]  # every list reads its page size from the settings
+    for i in range(size + 2):
         publish(kind="news", slug=f"news-{i:02d}", title=f"动态第{i}条")
     first = page_text(client.get("/publicity/news/"))
     assert "第 1 页，共 2 页" in first
-    assert "动态第16条" in first  # newest first
+    assert f"动态第{size + 1}条" in first  # newest first
     assert "动态第0条" in page_text(client.get("/publicity/news/?page=2"))
     assert client.get("/publicity/news/?page=9").status_code == 404
     assert client.get("/publicity/no-such-column/").status_code == 404

@@ -99,8 +99,38 @@ def test_the_author_is_told_when_published(app, session, editor, reviewer):
         services.submit(session, item=item, user=editor)
         services.publish(session, item=item, reviewer=reviewer)
         session.commit()
-        (message,) = session.exec(select(OutboxMessage)).all()
+        (message,) = session.exec(
+            select(OutboxMessage).where(OutboxMessage.template == "publicity.published")
+        ).all()
         assert message.user_id == editor.id and "家长学校开课" in message.subject
+
+
+def test_reviewers_are_told_in_the_portal_when_an_item_is_submitted(
+    app, session, editor, reviewer
+):
+    other_reviewer = make_user(session, role="reviewer", name="李审核")
+    make_user(session, role="reviewer", name="停用审核", is_active=False)
+    with app.app_context():
+        item = _new(session, editor, title="暑期防溺水提示")
+        services.submit(session, item=item, user=editor)
+        session.commit()
+        told = session.exec(
+            select(OutboxMessage).where(OutboxMessage.template == "publicity.submitted")
+        ).all()
+    assert sorted(m.user_id for m in told) == sorted([reviewer.id, other_reviewer.id])
+    assert all(m.channel == "inapp" and "暑期防溺水提示" in m.subject for m in told)
+
+
+def test_a_reviewer_who_submits_is_not_told_of_their_own_submission(app, session, reviewer):
+    other_reviewer = make_user(session, role="reviewer", name="李审核")
+    with app.app_context():
+        item = _new(session, reviewer, title="审核员自己写的")
+        services.submit(session, item=item, user=reviewer)
+        session.commit()
+        told = session.exec(
+            select(OutboxMessage.user_id).where(OutboxMessage.template == "publicity.submitted")
+        ).all()
+    assert told == [other_reviewer.id]
 
 
 def test_editing_a_published_item_keeps_it_live_until_the_new_revision_is_published(
@@ -170,18 +200,23 @@ def test_scheduled_publication_and_expiry_are_carried_out_by_the_job(
 
 
 @pytest.mark.parametrize(
-    ("draft", "message"),
+    ("data", "field", "message"),
     [
-        (Draft(title=""), "Enter a title"),
-        (Draft(title="x" * 201), "at most 200"),
-        (Draft(title="t", summary="s" * 501), "at most 500"),
-        (Draft(title="t", publish_at=T0, expire_at=T0), "expiry must come after"),
-        (Draft(title="t", meta={"doc_no": "x" * 121}), "at most 120"),
+        ({"title": ""}, "title", "Enter a title"),
+        ({"title": "   "}, "title", "Enter a title"),
+        ({"title": "x" * 201}, "title", "At most 200 characters"),
+        ({"title": "t", "summary": "s" * 501}, "summary", "At most 500 characters"),
+        ({"title": "t", "body": "b" * 200_001}, "body", "At most 200000 characters"),
+        ({"title": "t", "publish_at": T0, "expire_at": T0}, "expire_at", "expiry must come after"),
+        ({"title": "t", "meta": {"doc_no": "x" * 121}}, "doc_no", "at most 120"),
     ],
 )
-def test_bad_drafts_are_refused(app, session, editor, draft, message):
-    with app.app_context(), pytest.raises(PublicityError, match=message):
-        services.create_item(session, author=editor, kind="policy", slug="p-one", draft=draft)
+def test_bad_drafts_are_refused_on_their_field(app, session, editor, data, field, message):
+    with app.app_context(), pytest.raises(PublicityError, match=message) as refused:
+        services.create_item(
+            session, author=editor, kind="policy", slug="p-one", draft=services.draft(**data)
+        )
+    assert refused.value.field == field
 
 
 @pytest.mark.parametrize("slug", ["", "a", "has space", "中文地址", "-dash", "x" * 81, "a/b"])
