@@ -157,9 +157,7 @@ def load_versions(session) -> Versions:
 
     from portal.core.models import ContentVersion
 
-    return {
-        row.area: (row.version, row.changed_at) for row in session.exec(select(ContentVersion))
-    }
+    return {row.area: (row.version, row.changed_at) for row in session.exec(select(ContentVersion))}
 
 
 def _load_versions() -> Versions:

@@ -131,7 +131,9 @@ def check(spec: AreaSpec) -> None:
     for path in paths:
         module_name = path.partition(":")[0]
         if not _module_exists(module_name):
-            raise AreaError(f"area {spec.name!r} declares {path!r}, but {module_name} does not exist")
+            raise AreaError(
+                f"area {spec.name!r} declares {path!r}, but {module_name} does not exist"
+            )
 
 
 def discover(package: str = "portal") -> tuple[AreaSpec, ...]:
