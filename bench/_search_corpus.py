@@ -676,9 +676,9 @@ ACTIVITIES = ("活动", "培训", "专题会议", "宣传周", "主题活动", "
 
 
 def articles(count: int, *, length: int = 800, seed: int = SEED) -> tuple[list[dict], list[set]]:
-    """`count` documents in SearchIndex's shape (id, ver, kind, year, slug, title, summary, body,
-    published), and for each the set of words it was written with (title and body). The summary
-    is the body's opening, so title+body holds every indexed word."""
+    """`count` articles (id, ver, kind, year, slug, title, summary, body, published: the fields of
+    a portal.search Document), and for each the set of words it was written with (title and
+    body). The summary is the body's opening, so title+body holds every indexed word."""
     rng = random.Random(seed)
     docs, words = [], []
     for n in range(1, count + 1):

@@ -56,6 +56,7 @@ from whoosh.query import And  # noqa: E402
 
 from portal.search.analysis import cut, query_words, segmenter  # noqa: E402
 from portal.search.index import MAX_WORDS, STOP_WORDS, SearchIndex  # noqa: E402
+from portal.search.sources import Document, split_key  # noqa: E402
 
 GOAL_P95_MS = 50.0
 GOAL_RECALL = 0.97
@@ -70,6 +71,22 @@ def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def as_document(d: dict) -> Document:
+    """A corpus article as the portal's index takes it: a document of a "bench" source."""
+    return Document(
+        source="bench",
+        local_id=d["id"],
+        kind=d["kind"],
+        version=d["ver"],
+        url=f"/bench/{d['slug']}",
+        title=d["title"],
+        summary=d["summary"],
+        body=d["body"],
+        published=d["published"],
+        year=d["year"],
+    )
 
 
 def dir_mib(path: Path) -> float:
@@ -166,7 +183,7 @@ def run_whoosh(docs, qs, truth, inword, workdir: Path) -> tuple[dict, SearchInde
         index = SearchIndex(path)
         started = time.perf_counter()
         try:
-            index.rebuild(iter(docs), procs=procs)
+            index.rebuild((as_document(d) for d in docs), procs=procs)
         except Exception as exc:  # noqa: BLE001 - report and go on with the other setting
             print(f"  whoosh procs={procs} failed: {exc!r}")
             continue
@@ -184,7 +201,9 @@ def run_whoosh(docs, qs, truth, inword, workdir: Path) -> tuple[dict, SearchInde
     figures |= timed_queries(lambda q: index.search(q, per_page=10), qs)
 
     searcher = index.searcher()
-    ids = {docnum: int(fields["id"]) for docnum, fields in searcher.reader().iter_docs()}
+    ids = {
+        docnum: int(split_key(fields["id"])[1]) for docnum, fields in searcher.reader().iter_docs()
+    }
 
     def every_match(q: str) -> set[int]:
         words = search_words(q)

@@ -168,24 +168,19 @@ search_cli = AppGroup("search", help="The full-text search index.")
 @search_cli.command("reindex")
 @click.option("--procs", default=2, show_default=True, help="Processes for the index writer.")
 def search_reindex_command(procs: int) -> None:
-    """Rebuild the search index from the published content, with a progress bar."""
-    from sqlmodel import func
-
-    from portal.publicity.models import Item
-    from portal.search import reindex
+    """Rebuild the search index from every source's live documents, with a progress bar."""
+    from portal.search import live_count, reindex
 
     with db.transaction(write=False) as session:
-        total = session.exec(
-            select(func.count()).select_from(Item).where(Item.live.is_(True))
-        ).one()
+        total = live_count(session)
         with click.progressbar(length=total, label="Indexing", show_pos=True) as bar:
             count = reindex(session, progress=bar.update, procs=procs)
-    click.echo(f"Indexed {count} published items.")
+    click.echo(f"Indexed {count} published documents.")
 
 
 @search_cli.command("catch-up")
 def search_catch_up_command() -> None:
-    """Mend differences between the index and the published content."""
+    """Mend differences between the index and every source's live documents."""
     from portal.search import catch_up
 
     with db.transaction(write=False) as session:

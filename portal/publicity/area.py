@@ -39,6 +39,7 @@ AREA = AreaSpec(
             endpoint="publicity.manage",
         ),
     ),
+    search_sources=("portal.publicity.search:source",),
     robots_disallow=("/publicity/manage/", "/publicity/review"),
     sitemap="portal.publicity.services:sitemap_entries",
     home="portal.publicity.views:home_block",

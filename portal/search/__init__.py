@@ -1,25 +1,34 @@
-"""Full-text search of published content: Whoosh (whoosh3) with a Chinese analyser.
+"""Full-text search of what the areas publish: Whoosh (whoosh3) with a Chinese analyser.
 
-The index is derived data under instance/search, rebuilt from the database by
-`flask search reindex`. Publishing, retracting, editing and expiry update it after the
-transaction commits; the `search.catch_up` job repairs whatever a crash left out.
+Search knows documents, not the areas behind them: each area declares search sources
+(portal.search.sources.SearchSource) that say which documents are live and what to index.
+The index is derived data under instance/search, rebuilt from the sources by
+`flask search reindex`. A source calls `sync_after_commit` when it changes what the public sees;
+the `search.catch_up` job repairs whatever a crash left out.
 """
 
 from portal.search.index import (
+    Hit,
     SearchIndex,
     SearchResults,
     catch_up,
     get_index,
+    live_count,
     reindex,
     sync_after_commit,
     sync_items,
 )
+from portal.search.sources import Document, SearchSource
 
 __all__ = [
+    "Document",
+    "Hit",
     "SearchIndex",
     "SearchResults",
+    "SearchSource",
     "catch_up",
     "get_index",
+    "live_count",
     "reindex",
     "sync_after_commit",
     "sync_items",

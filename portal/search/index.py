@@ -1,4 +1,8 @@
-"""The Whoosh index: schema, one cached searcher per process, updates, catch-up, rebuild."""
+"""The Whoosh index: schema, one cached searcher per process, updates, catch-up, rebuild.
+
+It holds documents from every search source (portal.search.sources), each under an id
+qualified by its source ("publicity:12"), and knows nothing of the areas behind them.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,20 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
-from sqlmodel import Session, select
+from sqlmodel import Session
 from whoosh import index as whoosh_index
 from whoosh import writing
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.query import And, Or, Term
 
+from portal.search import sources as search_sources
 from portal.search.analysis import ChineseAnalyzer, query_words
+from portal.search.sources import Document, qualify, split_key
 
 log = logging.getLogger("portal.search")
 STOP_WORDS = {"and", "or", "not", "to", "title", "body"}
@@ -27,24 +34,44 @@ MAX_EXPANSION = 60
 
 
 # Bump when the schema or the analysis changes; the dictionary's own hash is added to it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FIELDS = ("title", "body")
 
 
 def make_schema() -> Schema:
     analyzer = ChineseAnalyzer()
     return Schema(
-        id=ID(stored=True, unique=True),
+        id=ID(stored=True, unique=True),  # qualified by the source: "publicity:12"
+        source=ID(stored=True),
         ver=ID(stored=True),
         kind=ID(stored=True),
         year=ID(stored=True),
-        slug=ID(stored=True),
+        url=STORED,
         title=TEXT(analyzer=analyzer, field_boost=3.0, stored=True),
         summary=STORED,
-        # The summary is searched as part of the body: two fields to look in, not three.
+        # What the source gives as body (its summary included if it wants it searched).
         body=TEXT(analyzer=analyzer),
         published=DATETIME(stored=True),
     )
+
+
+def fields_of(document: Document) -> dict:
+    """The Whoosh fields of a document."""
+    published = document.published
+    if published is not None and published.tzinfo is not None:
+        published = published.astimezone(UTC).replace(tzinfo=None)
+    return {
+        "id": document.key,
+        "source": document.source,
+        "ver": document.version,
+        "kind": document.kind,
+        "year": document.year,
+        "url": document.url,
+        "title": document.title,
+        "summary": document.summary,
+        "body": document.body,
+        "published": published,
+    }
 
 
 def schema_signature() -> str:
@@ -56,25 +83,33 @@ def schema_signature() -> str:
     return f"{SCHEMA_VERSION}:{hashlib.sha256(words).hexdigest()[:16]}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Hit:
-    id: int
+    """One result: what the index stored of a document, then its label and snippet."""
+
+    key: str  # "publicity:12"
+    source: str
+    local_id: str
     kind: str
-    slug: str
+    url: str  # path inside the application
     title: str
     summary: str
-    published: object
+    published: datetime | None  # aware UTC
+    kind_label: str = ""
     snippet: str = ""  # safe HTML: escaped text with <mark> around matches
 
 
 @dataclass
 class SearchResults:
+    """One page of what the index found, before snippets are made."""
+
     query: str
+    words: list[str] = field(default_factory=list)
     total: int = 0
     page: int = 1
     pages: int = 1
     hits: list[Hit] = field(default_factory=list)
-    partial: bool = False  # no item had every word: these have some of them
+    partial: bool = False  # no document had every word: these have some of them
 
 
 def make_snippet(text: str, words: list[str], *, width: int = 60, count: int = 2) -> str:
@@ -116,11 +151,6 @@ def make_snippet(text: str, words: list[str], *, width: int = 60, count: int = 2
             ("…" if start > 0 else "") + "".join(marked) + ("…" if end < len(text) else "")
         )
     return " ".join(parts)
-
-
-def plain_text(body_html: str) -> str:
-    """Visible text of rendered HTML, for indexing and snippets."""
-    return html.unescape(re.sub(r"<[^>]+>", " ", body_html or ""))
 
 
 class SearchIndex:
@@ -185,11 +215,11 @@ class SearchIndex:
         year: str | None = None,
         page: int = 1,
         per_page: int = 10,
-        body_for: Callable[[list[int]], dict[int, str]] | None = None,
     ) -> SearchResults:
         """Plain-text search: every word must match (some words, when none has them all)."""
         results = SearchResults(query=text, page=page)
         words = [w for w in query_words(text) if w not in STOP_WORDS][:MAX_WORDS]
+        results.words = words
         if not words:
             return results
         searcher = self.searcher()
@@ -212,57 +242,54 @@ class SearchIndex:
         results.total = found.total
         results.pages = max(1, found.pagecount)
         results.page = min(page, results.pages)
-        hits = list(found)
-        bodies = body_for([int(h["id"]) for h in hits]) if body_for and hits else {}
-        for hit in hits:
-            item_id = int(hit["id"])
-            body = bodies.get(item_id, "")
-            snippet = make_snippet(body, words) or make_snippet(hit.get("summary") or "", words)
-            if not snippet:
-                snippet = html.escape((hit.get("summary") or body)[:120])
+        for hit in found:
+            source, local_id = split_key(hit["id"])
+            published = hit.get("published")
             results.hits.append(
                 Hit(
-                    id=item_id,
+                    key=hit["id"],
+                    source=source,
+                    local_id=local_id,
                     kind=hit["kind"],
-                    slug=hit["slug"],
+                    url=hit.get("url") or "",
                     title=hit["title"],
                     summary=hit.get("summary") or "",
-                    published=hit.get("published"),
-                    snippet=snippet,
+                    published=published.replace(tzinfo=UTC) if published else None,
                 )
             )
         return results
 
-    def versions(self) -> dict[int, str]:
-        """{item id: indexed version} of every document in the index."""
+    def versions(self) -> dict[str, str]:
+        """{qualified id: indexed version} of every document in the index."""
         searcher = self.searcher()
-        return {int(fields["id"]): fields["ver"] for fields in searcher.all_stored_fields()}
+        return {fields["id"]: fields["ver"] for fields in searcher.all_stored_fields()}
 
     # Writing ------------------------------------------------------------------------------
 
     def _writer(self, **kwargs):
         return self.ix.writer(timeout=15.0, delay=0.1, **kwargs)
 
-    def update(self, documents: Iterable[dict], delete_ids: Iterable[int] = ()) -> None:
+    def update(self, documents: Iterable[Document], delete_keys: Iterable[str] = ()) -> None:
+        """Add or replace these documents and remove these qualified ids, in one commit."""
         writer = self._writer()
         try:
-            for item_id in delete_ids:
-                writer.delete_by_term("id", str(item_id))
+            for key in delete_keys:
+                writer.delete_by_term("id", key)
             for document in documents:
-                writer.update_document(**document)
+                writer.update_document(**fields_of(document))
         except BaseException:
             writer.cancel()
             raise
         writer.commit()
 
-    def rebuild(self, documents: Iterable[dict], *, procs: int = 1) -> int:
+    def rebuild(self, documents: Iterable[Document], *, procs: int = 1) -> int:
         """Replace the whole index in one commit; readers see the old one until then."""
         kwargs = {"procs": procs, "limitmb": 256, "multisegment": True} if procs > 1 else {}
         writer = self._writer(**kwargs)
         count = 0
         try:
             for document in documents:
-                writer.add_document(**document)
+                writer.add_document(**fields_of(document))
                 count += 1
         except BaseException:
             writer.cancel()
@@ -289,89 +316,81 @@ def forget_index(path: str | Path) -> None:
         _INDEXES.pop(str(path), None)
 
 
-# Keeping the index in step with the database ------------------------------------------------
+# Keeping the index in step with the sources -------------------------------------------------
 
 
-def document_for(item, revision) -> dict:
-    from portal.timeutil import SHANGHAI
-
-    published = item.published_at
-    return {
-        "id": str(item.id),
-        "ver": f"{item.id}:{item.public_version}",
-        "kind": str(item.kind),
-        "year": str(published.astimezone(SHANGHAI).year) if published else "",
-        "slug": item.slug,
-        "title": revision.title,
-        "summary": revision.summary or "",
-        "body": (revision.summary or "") + "\n" + plain_text(revision.body_html),
-        "published": published.replace(tzinfo=None) if published else None,
-    }
+def live_count(session: Session) -> int:
+    """How many documents a rebuild will index."""
+    return sum(len(source.live_versions(session)) for source in search_sources.sources())
 
 
-def _live_documents(session: Session, ids: Iterable[int] | None = None):
-    from portal.publicity.models import Item, Revision
-
-    statement = (
-        select(Item, Revision)
-        .join(Revision, Revision.id == Item.live_revision_id)
-        .where(Item.live.is_(True))
-    )
-    if ids is not None:
-        statement = statement.where(Item.id.in_(list(ids)))
-    for item, revision in session.exec(statement.order_by(Item.id)):
-        yield document_for(item, revision)
+def _documents(session: Session, source, ids: Iterable[str] | None = None):
+    for document in source.documents(session, ids):
+        if document.source != source.name:
+            raise ValueError(f"source {source.name!r} gave a document of {document.source!r}")
+        yield document
 
 
-def sync_items(session: Session, ids: Iterable[int], index: SearchIndex | None = None) -> None:
-    """Index the live ones among these items; remove the others."""
-    ids = list(ids)
+def sync_items(
+    session: Session, source: str, ids: Iterable, index: SearchIndex | None = None
+) -> None:
+    """Index the live ones among these documents of a source; remove the others."""
+    ids = [str(i) for i in ids]
     index = index or get_index()
-    documents = list(_live_documents(session, ids))
-    live_ids = {int(d["id"]) for d in documents}
-    index.update(documents, delete_ids=[i for i in ids if i not in live_ids])
+    documents = list(_documents(session, search_sources.source_named(source), ids))
+    live = {d.local_id for d in documents}
+    index.update(documents, delete_keys=[qualify(source, i) for i in ids if i not in live])
 
 
-def sync_after_commit(session: Session, ids: list[int]) -> None:
-    """Update the index for these items once the transaction that changed them commits."""
+def sync_after_commit(session: Session, source: str, ids: Iterable) -> None:
+    """Update the index for these documents of a source once the transaction commits.
+
+    A source calls this from the service that changed what the public sees.
+    """
     from portal.db import on_commit
     from portal.extensions import db
+
+    ids = [str(i) for i in ids]
 
     def run() -> None:
         try:
             with db.transaction(write=False) as read:
-                sync_items(read, ids)
+                sync_items(read, source, ids)
         except LockError:
             log.warning(
-                "search index busy; the catch-up job will index these items",
-                extra={"fields": {"items": ids}},
+                "search index busy; the catch-up job will index these documents",
+                extra={"fields": {"source": source, "ids": ids}},
             )
 
     on_commit(session, run)
 
 
 def catch_up(session: Session, index: SearchIndex | None = None) -> dict[str, int]:
-    """Compare the index with the database and mend the differences."""
-    from portal.publicity.models import Item
-
+    """Compare the index with every source and mend the differences."""
     index = index or get_index()
     indexed = index.versions()
-    wanted = {
-        item_id: f"{item_id}:{version}"
-        for item_id, version in session.exec(
-            select(Item.id, Item.public_version).where(Item.live.is_(True))
-        )
-    }
-    stale = [i for i, ver in wanted.items() if indexed.get(i) != ver]
-    extra = [i for i in indexed if i not in wanted]
+    stale: list[Document] = []
+    wanted: set[str] = set()
+    for source in search_sources.sources():
+        versions = {str(i): str(v) for i, v in source.live_versions(session).items()}
+        wanted.update(qualify(source.name, i) for i in versions)
+        changed = [i for i, ver in versions.items() if indexed.get(qualify(source.name, i)) != ver]
+        if changed:
+            found = list(_documents(session, source, changed))
+            stale.extend(found)
+            # Live a moment ago but gone now: not wanted after all.
+            wanted.difference_update(
+                qualify(source.name, i) for i in set(changed) - {d.local_id for d in found}
+            )
+    extra = [key for key in indexed if key not in wanted]
     if stale or extra:
-        index.update(_live_documents(session, stale) if stale else [], delete_ids=extra)
-        # Cached search pages answered from the old index: let them go.
+        index.update(stale, delete_keys=extra)
+        # Cached pages answered from the old index (the search page): let them go.
+        from portal import cache
         from portal.extensions import db
-        from portal.publicity.services import bump_content_version
 
         with db.transaction() as write:
-            bump_content_version(write)
+            cache.bump(write, "search")
     return {"indexed": len(stale), "removed": len(extra)}
 
 
@@ -382,13 +401,14 @@ def reindex(
     progress: Callable[[int], None] | None = None,
     procs: int = 1,
 ) -> int:
-    """Rebuild the index from the database's live items."""
+    """Rebuild the index from every source's live documents."""
     index = index or get_index()
 
     def documents():
-        for document in _live_documents(session):
-            yield document
-            if progress:
-                progress(1)
+        for source in search_sources.sources():
+            for document in _documents(session, source):
+                yield document
+                if progress:
+                    progress(1)
 
     return index.rebuild(documents(), procs=procs)

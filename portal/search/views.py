@@ -1,4 +1,4 @@
-"""The public search page: every source, with a filter by kind."""
+"""The public search page: every source, with a filter by kind and by year."""
 
 from __future__ import annotations
 
@@ -6,36 +6,37 @@ from flask import Blueprint, request
 
 from portal.cache import ALL, cached_page
 from portal.db import get_session
+from portal.search import services
+from portal.search.sources import all_kinds
 from portal.security import public
 from portal.timeutil import SHANGHAI, utcnow
 from portal.web import page_number, render
 
 bp = Blueprint("search", __name__)
 MAX_QUERY = 200
+PER_PAGE = 10  # results per page: fewer than the portal's lists, each carries a snippet
 
 
 @bp.route("/search")
 @public
 @cached_page(ALL)
 def search():
-    from portal.publicity import services as publicity
-    from portal.search import get_index
-
     query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
+    kinds = all_kinds()
     kind = request.args.get("kind", "")
-    kind = kind if kind in {c.kind.value for c in publicity.COLUMNS} else ""
+    kind = kind if kind in kinds else ""
     year = request.args.get("year", "")
     year = year if year.isdigit() and len(year) == 4 else ""
     results = None
     if query:
-        session = get_session()
-        results = get_index().search(
+        results = services.search(
+            get_session(),
             query,
             kind=kind or None,
             year=year or None,
             page=page_number(),
-            per_page=10,
-            body_for=lambda ids: publicity.live_texts(session, ids),
+            per_page=PER_PAGE,
+            url_prefix=request.script_root,
         )
     this_year = utcnow().astimezone(SHANGHAI).year
     return render(
@@ -46,5 +47,5 @@ def search():
         kind=kind,
         year=year,
         years=list(range(this_year, 2014, -1)),
-        columns=[c for c in publicity.COLUMNS if c.listed],
+        kinds=[(code, str(label)) for code, label in kinds.items()],
     )

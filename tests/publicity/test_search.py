@@ -182,7 +182,7 @@ def test_reindex_command_rebuilds_with_a_progress_bar(app, shipped):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["search", "reindex"])
     assert result.exit_code == 0, result.output
-    assert f"Indexed {len(shipped)} published items." in result.output
+    assert f"Indexed {len(shipped)} published documents." in result.output
     with app.app_context():
         assert len(get_index().versions()) == len(shipped)
 
@@ -220,3 +220,19 @@ def test_an_index_built_for_another_dictionary_is_rebuilt(app, session, publish,
     with app.app_context():
         assert catch_up(session, index=fresh)["indexed"] >= 1
     assert fresh.versions()
+
+
+def test_results_link_to_the_public_page_with_column_and_date(app, client, publish):
+    from portal.publicity.search import item_path
+
+    page = publish(kind="page", slug="contact-us", title="联系我们", body="联席会议办公室 电话")
+    news = publish(kind="news", slug="n-office", title="办公室搬迁", body="联席会议办公室 新址")
+    response = client.get("/search", query_string={"q": "联席会议办公室"})
+    html, text = response.get_data(as_text=True), page_text(response)
+    assert 'href="/pages/contact-us"' in html and 'href="/publicity/news/n-office"' in html
+    assert "页面" in text and "工作动态" in text  # each result names its column
+    assert "<time datetime=" in html
+    assert client.get("/pages/contact-us").status_code == 200
+    with app.app_context():
+        assert item_path(page) == "/pages/contact-us"
+        assert item_path(news) == "/publicity/news/n-office"
