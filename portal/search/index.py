@@ -361,6 +361,13 @@ def sync_after_commit(session: Session, source: str, ids: Iterable) -> None:
                 "search index busy; the catch-up job will index these documents",
                 extra={"fields": {"source": source, "ids": ids}},
             )
+            return
+        # A search page cached (by any worker) between the commit and this update showed the
+        # old index: let it go now that the index has the change.
+        from portal import cache
+
+        with db.transaction() as write:
+            cache.bump(write, "search")
 
     on_commit(session, run)
 

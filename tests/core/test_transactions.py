@@ -8,15 +8,25 @@ two connections.
 from __future__ import annotations
 
 import pytest
+from flask import request
+from flask_wtf import FlaskForm
 from sqlalchemy import text
 from sqlmodel import Session, select
+from wtforms import StringField
 
+from portal import audit
 from portal.audit import AuditEntry
 from portal.auth.models import Role, User
-from portal.core.domain import NotFound
-from portal.db import make_engine
-from portal.extensions import db
+from portal.core.domain import DomainError, NotAllowed, NotFound
+from portal.db import get_session, make_engine
+from portal.extensions import csrf, db
+from portal.i18n import N_
+from portal.web import form_error
 from tests.conftest import login, make_user, reset_schema
+
+
+class RefusalForm(FlaskForm):
+    title = StringField()
 
 
 @pytest.fixture()
@@ -40,7 +50,27 @@ def real_app(scratch_database, new_app):
     def missing_record():
         raise NotFound(reason="township", township="331124101")
 
+    def half_done():
+        """A service that wrote, then refused: the view shows the refusal on its form."""
+        form = RefusalForm(meta={"csrf": False})
+        if request.method == "POST":
+            try:
+                audit.record(get_session(), action="test.half_done")
+                raise DomainError(N_("Enter a title."), field="title")
+            except DomainError as error:
+                form_error(form, error)
+        return f"{form.title.data}|{form.title.errors}"
+
+    def half_done_uncaught():
+        audit.record(get_session(), action="test.half_done")
+        raise NotAllowed(reason="rule")
+
     app.add_url_rule("/_test/out-of-reach", view_func=missing_record)
+    # These test-only forms carry no token; the portal's own forms all do.
+    app.add_url_rule("/_test/half-done", view_func=csrf.exempt(half_done), methods=["POST"])
+    app.add_url_rule(
+        "/_test/half-done-uncaught", view_func=csrf.exempt(half_done_uncaught), methods=["POST"]
+    )
     app.test_state = state
     return app
 
@@ -94,3 +124,23 @@ def test_a_reader_session_upgrades_before_its_first_write(real_app, scratch_data
             reader.close()
         with Session(db.engine) as check:
             assert check.exec(select(User.phone)).all() == ["13905780001"]
+
+
+def _entries(app, action: str) -> list[AuditEntry]:
+    with app.app_context(), db.transaction(write=False) as session:
+        return list(session.exec(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_a_refusal_shown_on_the_form_keeps_the_input_and_commits_nothing(real_app):
+    response = real_app.test_client().post("/_test/half-done", data={"title": "我写的标题"})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "我写的标题|['请填写标题。']"
+    assert _entries(real_app, "test.half_done") == []
+
+
+def test_an_uncaught_refusal_answers_403_and_commits_nothing(real_app):
+    response = real_app.test_client().post("/_test/half-done-uncaught")
+    assert response.status_code == 403
+    assert _entries(real_app, "test.half_done") == []
+    [denial] = _denials(real_app)
+    assert denial.detail["reason"] == "rule"

@@ -29,10 +29,13 @@ def test_staff_member_logs_in_switches_language_browses_and_logs_out(live_server
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page.locator(".flash")).to_contain_text("欢迎您，叶主任")
+    # Staff land on their workspace (工作台), where what waits for them is counted.
+    expect(page.locator("h1")).to_have_text("工作台")
+    expect(page.locator(".queue")).to_contain_text("未读消息")
     assert page.evaluate("window.__boostMarker") == 42
 
     page.get_by_role("link", name="English").click()
-    expect(page.locator("h1")).to_have_text("Songyang Care Portal for Left-behind Children")
+    expect(page.locator("h1")).to_have_text("Workspace")
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
     page.evaluate("window.__boostMarker = 7")
@@ -41,7 +44,7 @@ def test_staff_member_logs_in_switches_language_browses_and_logs_out(live_server
     assert page.url.endswith("/volunteers/")
     assert page.evaluate("window.__boostMarker") == 7  # boosted, not reloaded
     page.go_back()
-    expect(page.locator("h1")).to_have_text("Songyang Care Portal for Left-behind Children")
+    expect(page.locator("h1")).to_have_text("Workspace")
 
     page.get_by_role("button", name="Log out").click()
     expect(page.locator(".flash")).to_contain_text("You have logged out.")

@@ -48,7 +48,7 @@ def test_search_works_without_javascript(live_server, browser):
     page.get_by_role("searchbox").first.fill("家长学校")
     page.get_by_role("button", name="搜索").first.click()
     expect(page.locator("#results")).to_contain_text("家长学校讲座预约")
-    page.get_by_label("栏目").select_option("guide")
+    page.get_by_label("类别").select_option("guide")
     page.locator(".search-page").get_by_role("button", name="搜索").click()
     expect(page.locator("#results")).to_contain_text("条结果")
     context.close()

@@ -347,3 +347,18 @@ def test_item_statuses_are_shown(writer_client, session):
     item = session.exec(select(Item).where(Item.slug == "n-ui")).one()
     assert item.status == ItemStatus.DRAFT
     assert "草稿" in page_text(writer_client.get(f"/publicity/manage/{item.id}"))
+
+
+def test_a_refused_send_back_keeps_the_reviewers_comment(writer_client, reviewer_client, session):
+    post(writer_client, "/publicity/manage/new", NEW)
+    item = session.exec(select(Item).where(Item.slug == "n-ui")).one()
+    item_url = f"/publicity/manage/{item.id}"
+    post(writer_client, f"{item_url}/submit")
+    long_comment = "请补充活动时间。" * 130  # over the 1,000 characters a comment may have
+    response = post(reviewer_client, f"{item_url}/send-back", {"comment": long_comment})
+    assert response.status_code == 200  # the item's page again, not a redirect
+    html = response.get_data(as_text=True)
+    assert "最多 1000 个字" in page_text(response)
+    assert long_comment in html  # what the reviewer typed is still in the box
+    session.expire_all()
+    assert session.get(Revision, item.working_revision_id).status == "pending"

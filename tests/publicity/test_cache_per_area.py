@@ -1,0 +1,97 @@
+"""The page cache per area: each area bumps its own version and drops only its pages."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from portal import cache
+from portal.cache import ALL, PageCache, cached_page
+from portal.extensions import db
+
+
+def _sneak_edit(session, item, title):
+    """Change the live title without a service (no version bump): only the cache hides it."""
+    session.execute(
+        text("UPDATE content_revision SET title = :t WHERE id = :i"),
+        {"t": title, "i": item.live_revision_id},
+    )
+    session.commit()
+
+
+def _bump(app, area):
+    with app.app_context(), db.transaction() as session:
+        cache.bump(session, area)
+
+
+def test_another_areas_change_keeps_this_areas_pages(app, client, session, publish):
+    item = publish(kind="news", slug="n-area", title="第一版标题")
+    assert "第一版标题" in client.get("/publicity/news/n-area").get_data(as_text=True)
+    _sneak_edit(session, item, "偷偷改的标题")
+    _bump(app, "parents_school")  # e.g. a seat was booked: publicity's pages stay
+    assert "第一版标题" in client.get("/publicity/news/n-area").get_data(as_text=True)
+    _bump(app, "publicity")
+    assert "偷偷改的标题" in client.get("/publicity/news/n-area").get_data(as_text=True)
+
+
+def test_a_page_that_shows_every_area_is_dropped_by_any_change(app, client, session, publish):
+    item = publish(kind="news", slug="n-home", title="首页的标题")
+    assert "首页的标题" in client.get("/").get_data(as_text=True)
+    _sneak_edit(session, item, "改过的标题")
+    assert "首页的标题" in client.get("/").get_data(as_text=True)  # cached
+    _bump(app, "charity")
+    assert "改过的标题" in client.get("/").get_data(as_text=True)
+
+
+def test_each_host_and_scheme_has_its_own_entries(app, client):
+    real = client.get("/robots.txt", base_url="http://portal.example")
+    assert "http://portal.example/sitemap.xml" in real.get_data(as_text=True)
+    client.get("/robots.txt", base_url="http://evil.example")
+    client.get("/robots.txt", base_url="https://portal.example")
+    again = client.get("/robots.txt", base_url="http://portal.example").get_data(as_text=True)
+    assert "evil.example" not in again and "https:" not in again
+    assert len(app.extensions["page_cache"]) == 3
+
+
+def test_forwarded_host_is_part_of_the_key(app, client):
+    client.get("/robots.txt", base_url="http://portal.example")
+    poisoned = client.get(
+        "/robots.txt",
+        base_url="http://portal.example",
+        headers={"X-Forwarded-Host": "evil.example"},
+    )
+    assert poisoned.status_code == 200
+    assert len(app.extensions["page_cache"]) == 2
+
+
+def test_an_htmx_fragment_and_the_full_page_are_cached_apart(client, publish):
+    publish(kind="news", slug="n-frag", title="防溺水")
+    url = "/search?q=防溺水"
+    full = client.get(url)
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    boosted = client.get(url, headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert "<html" in full.get_data(as_text=True)
+    assert "<html" not in fragment.get_data(as_text=True)
+    assert "<html" in boosted.get_data(as_text=True)
+    assert "HX-Request" in full.headers["Vary"]
+    # Asked again, each comes from its own cache entry.
+    assert client.get(url, headers={"HX-Request": "true"}).get_data() == fragment.get_data()
+    assert client.get(url).get_data() == full.get_data()
+
+
+def test_cached_page_needs_the_areas_it_depends_on():
+    with pytest.raises(TypeError, match="name the areas"):
+        cached_page(lambda: None)
+    with pytest.raises(TypeError, match="name the areas"):
+        cached_page()
+
+
+def test_dropping_an_area_keeps_the_others_entries():
+    pages = PageCache()
+    epoch = cache.EPOCH
+    pages.put(("a",), cache.Entry(b"a", [], "a", epoch, ("publicity",)))
+    pages.put(("b",), cache.Entry(b"b", [], "b", epoch, ("parents_school",)))
+    pages.put(("c",), cache.Entry(b"c", [], "c", epoch, (ALL,)))
+    pages.drop({"parents_school"})
+    assert pages.get(("a",)) is not None
+    assert pages.get(("b",)) is None and pages.get(("c",)) is None
