@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError

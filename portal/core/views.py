@@ -9,11 +9,11 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from portal.auth.labels import office_label, role_label
-from portal.cache import ALL, cached_page
 from portal.auth.models import STAFF_ROLES
+from portal.cache import ALL, cached_page
 from portal.core import registry
-from portal.core.workspace import entries as workspace_entries
 from portal.core.hotlines import HOTLINES
+from portal.core.workspace import entries as workspace_entries
 from portal.db import get_session
 from portal.extensions import db
 from portal.i18n import is_chinese

@@ -105,9 +105,7 @@ def test_the_author_is_told_when_published(app, session, editor, reviewer):
         assert message.user_id == editor.id and "家长学校开课" in message.subject
 
 
-def test_reviewers_are_told_in_the_portal_when_an_item_is_submitted(
-    app, session, editor, reviewer
-):
+def test_reviewers_are_told_in_the_portal_when_an_item_is_submitted(app, session, editor, reviewer):
     other_reviewer = make_user(session, role="reviewer", name="李审核")
     make_user(session, role="reviewer", name="停用审核", is_active=False)
     with app.app_context():
