@@ -14,6 +14,7 @@ from portal.cache import ALL, cached_page
 from portal.core import registry
 from portal.core.hotlines import HOTLINES
 from portal.core.workspace import entries as workspace_entries
+from portal.core.workspace import header_links
 from portal.db import get_session
 from portal.extensions import db
 from portal.i18n import is_chinese
@@ -35,6 +36,7 @@ def layout_context():
     return {
         "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
         "nav_links": registry.nav_links(),
+        "account_links": header_links(current_user),
         "hotlines": HOTLINES,
         "now": utcnow(),
     }

@@ -73,3 +73,26 @@ def entries(session: Session, user: User) -> list[WorkspaceEntry]:
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class HeaderLink:
+    label: str
+    url: str
+
+
+# Administration pages linked from the header, and the roles that may open them.
+ADMIN_LINKS = (
+    ("admin.users", _l("Accounts"), frozenset({"admin"})),
+    ("admin.outbox", _l("Outbox"), frozenset({"admin"})),
+)
+
+
+def header_links(user: User) -> list[HeaderLink]:
+    """The header's links to pages only some roles may open (the template compares no roles)."""
+    if not user.is_authenticated:
+        return []
+    role = str(user.role)
+    return [
+        HeaderLink(str(label), url_for(ep)) for ep, label, roles in ADMIN_LINKS if role in roles
+    ]

@@ -114,3 +114,12 @@ def test_a_role_without_queues_is_told_so(app, session):
     text = page_text(client.get("/workspace"))
     assert "未读消息" in text  # every staff member has their inbox
     assert "目前没有等待您处理的事项" in text
+
+
+def test_the_header_links_administration_pages_to_administrators_only(app, session):
+    admin, editor = app.test_client(), app.test_client()
+    login(admin, make_user(session, role=Role.ADMIN))
+    login(editor, make_user(session, role=Role.EDITOR))
+    assert 'href="/admin/users"' in admin.get("/").get_data(as_text=True)
+    assert 'href="/admin/outbox"' in admin.get("/").get_data(as_text=True)
+    assert 'href="/admin/users"' not in editor.get("/").get_data(as_text=True)
