@@ -59,7 +59,14 @@ def safe_filename(name: str, extension: str) -> str:
 
 
 def store(
-    session: Session, *, item: Item, filename: str, data: bytes, user_id: int, upload_dir: Path
+    session: Session,
+    *,
+    item: Item,
+    filename: str,
+    data: bytes,
+    user_id: int,
+    upload_dir: Path,
+    ip: str | None = None,
 ) -> Attachment:
     """Check, clean and keep one uploaded file for an item."""
     if not data:
@@ -99,6 +106,7 @@ def store(
         session,
         action="content.attachment_added",
         actor_id=user_id,
+        ip=ip,
         target_type="item",
         target_id=item.id,
         attachment=attachment.id,

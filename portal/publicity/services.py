@@ -190,7 +190,13 @@ def _new_revision(
 
 
 def create_item(
-    session: Session, *, author: User, kind: Kind | str, slug: str, draft: Draft
+    session: Session,
+    *,
+    author: User,
+    kind: Kind | str,
+    slug: str,
+    draft: Draft,
+    ip: str | None = None,
 ) -> Item:
     """A new item in draft, with its first revision."""
     _require(author, WRITERS)
@@ -219,6 +225,7 @@ def create_item(
         session,
         action="content.created",
         actor_id=author.id,
+        ip=ip,
         target_type="item",
         target_id=item.id,
         kind=str(kind),
@@ -234,7 +241,9 @@ def live_revision(session: Session, item: Item) -> Revision | None:
     return session.get(Revision, item.live_revision_id) if item.live_revision_id else None
 
 
-def save_draft(session: Session, *, item: Item, editor: User, draft: Draft) -> Revision:
+def save_draft(
+    session: Session, *, item: Item, editor: User, draft: Draft, ip: str | None = None
+) -> Revision:
     """Every save is kept as a new revision; the live text stays until a reviewer publishes."""
     _require(editor, WRITERS)
     current = working_revision(session, item)
@@ -256,6 +265,7 @@ def save_draft(session: Session, *, item: Item, editor: User, draft: Draft) -> R
         session,
         action="content.edited",
         actor_id=editor.id,
+        ip=ip,
         target_type="item",
         target_id=item.id,
         revision=revision.number,
@@ -263,7 +273,7 @@ def save_draft(session: Session, *, item: Item, editor: User, draft: Draft) -> R
     return revision
 
 
-def submit(session: Session, *, item: Item, user: User) -> Revision:
+def submit(session: Session, *, item: Item, user: User, ip: str | None = None) -> Revision:
     """Send the working revision to the reviewers."""
     _require(user, WRITERS)
     revision = working_revision(session, item)
@@ -292,6 +302,7 @@ def submit(session: Session, *, item: Item, user: User) -> Revision:
         session,
         action="content.submitted",
         actor_id=user.id,
+        ip=ip,
         target_type="item",
         target_id=item.id,
         revision=revision.number,
@@ -436,7 +447,12 @@ def item_context(session: Session, item: Item, user: User) -> dict[str, Any]:
 
 
 def publish(
-    session: Session, *, item: Item, reviewer: User, now: datetime | None = None
+    session: Session,
+    *,
+    item: Item,
+    reviewer: User,
+    now: datetime | None = None,
+    ip: str | None = None,
 ) -> Revision:
     """Make the pending revision live (at publish_at, if that is later)."""
     _require(reviewer, REVIEWERS)
@@ -466,6 +482,7 @@ def publish(
         session,
         action="content.published",
         actor_id=reviewer.id,
+        ip=ip,
         target_type="item",
         target_id=item.id,
         revision=revision.number,
@@ -501,7 +518,9 @@ def publish_shipped(
     return revision
 
 
-def return_to_author(session: Session, *, item: Item, reviewer: User, comment: str) -> Revision:
+def return_to_author(
+    session: Session, *, item: Item, reviewer: User, comment: str, ip: str | None = None
+) -> Revision:
     """Send the pending revision back with a comment; a live text stays live."""
     _require(reviewer, REVIEWERS)
     comment = (comment or "").strip()
@@ -526,6 +545,7 @@ def return_to_author(session: Session, *, item: Item, reviewer: User, comment: s
         session,
         action="content.returned",
         actor_id=reviewer.id,
+        ip=ip,
         target_type="item",
         target_id=item.id,
         revision=revision.number,
@@ -533,7 +553,7 @@ def return_to_author(session: Session, *, item: Item, reviewer: User, comment: s
     return revision
 
 
-def retract(session: Session, *, item: Item, reviewer: User) -> None:
+def retract(session: Session, *, item: Item, reviewer: User, ip: str | None = None) -> None:
     """Take a published item off the public pages (it stays for editors)."""
     _require(reviewer, REVIEWERS)
     if item.status != ItemStatus.PUBLISHED:
@@ -546,12 +566,15 @@ def retract(session: Session, *, item: Item, reviewer: User) -> None:
         session,
         action="content.retracted",
         actor_id=reviewer.id,
+        ip=ip,
         target_type="item",
         target_id=item.id,
     )
 
 
-def restore(session: Session, *, item: Item, revision_id: int, editor: User) -> Revision:
+def restore(
+    session: Session, *, item: Item, revision_id: int, editor: User, ip: str | None = None
+) -> Revision:
     """Start a new draft from an old revision; it goes through review like any edit."""
     old = session.get(Revision, revision_id)
     if old is None or old.item_id != item.id:
@@ -566,11 +589,12 @@ def restore(session: Session, *, item: Item, revision_id: int, editor: User) -> 
         expire_at=item.expire_at,
         policy_slug=policy.slug if policy else None,
     )
-    revision = save_draft(session, item=item, editor=editor, draft=draft)
+    revision = save_draft(session, item=item, editor=editor, draft=draft, ip=ip)
     audit.record(
         session,
         action="content.restored",
         actor_id=editor.id,
+        ip=ip,
         target_type="item",
         target_id=item.id,
         from_revision=old.number,
