@@ -17,6 +17,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.db import commit_request_session
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager
 
+    from portal.web import check_host
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path))
     if config:
@@ -36,6 +37,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Before every other hook: a cached page is answered before sessions, users or Babel load,
     # and stored after every header has been set.
     cache.init_app(app)
+    # Before any other hook: a host the portal does not serve gets 400, never a page.
+    app.before_request(check_host)
     db.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)

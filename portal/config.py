@@ -50,6 +50,7 @@ def load_config(instance_path: str) -> dict:
     secret = os.environ.get("SECRET_KEY", "")
     secret_generated = not secret
     sqlite_default = f"sqlite:///{instance / 'portal.db'}"
+    remember_days = _int("PORTAL_REMEMBER_DAYS", 14)
     config = {
         "PORTAL_ENV": env,
         "DEBUG": _flag("PORTAL_DEBUG"),
@@ -63,7 +64,10 @@ def load_config(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": _flag("PORTAL_SECURE_COOKIES", env == "production"),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_DURATION": timedelta(days=14),
+        # Remember-me (volunteers only): the cookie and, checked by the server, the login
+        # it carries last PORTAL_REMEMBER_DAYS.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=remember_days),
+        "PORTAL_REMEMBER_DAYS": remember_days,
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "MAX_CONTENT_LENGTH": _int("PORTAL_MAX_UPLOAD_MB", 10) * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": 3600 * 12,
@@ -104,6 +108,15 @@ def load_config(instance_path: str) -> dict:
         "PORTAL_PAGE_CACHE_TTL": float(os.environ.get("PORTAL_PAGE_CACHE_TTL", "1")),
         # How many reverse proxies set X-Forwarded-* in front of the portal (0: none trusted).
         "PORTAL_PROXY_COUNT": _int("PORTAL_PROXY_COUNT", 0),
+        # The portal's one public address: every absolute link (feeds, sitemap, robots.txt,
+        # e-mailed links) is built from it, never from the request's Host header.
+        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Host names the portal answers to (comma-separated); empty: any. Others get 400.
+        "PORTAL_ALLOWED_HOSTS": [
+            h.strip().lower()
+            for h in os.environ.get("PORTAL_ALLOWED_HOSTS", "").split(",")
+            if h.strip()
+        ],
     }
     if secret_generated and env != "production":
         config["SECRET_KEY"] = _secret_from_instance(instance)
@@ -120,4 +133,10 @@ def check_production(config: dict) -> None:
     if config.get("SECRET_KEY_GENERATED") or len(secret) < 32:
         raise ConfigError(
             "PORTAL_ENV=production needs SECRET_KEY set to a random value of 32+ characters."
+        )
+    base = config.get("PORTAL_BASE_URL") or ""
+    if not base.startswith("https://") or "127.0.0.1" in base or "localhost" in base:
+        raise ConfigError(
+            "PORTAL_ENV=production needs PORTAL_BASE_URL set to the portal's public https:// "
+            "address (absolute links are built from it, never from the request)."
         )

@@ -31,6 +31,32 @@ def render(template: str, *, block: str | None = None, status: int = 200, **cont
     return response
 
 
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute link built from PORTAL_BASE_URL, never from the request's Host header."""
+    return current_app.config["PORTAL_BASE_URL"] + url_for(endpoint, **values)
+
+
+def absolute_path(path: str) -> str:
+    """An absolute link for a path of the portal (PORTAL_BASE_URL + path)."""
+    return current_app.config["PORTAL_BASE_URL"] + path
+
+
+def check_host() -> None:
+    """Answer 400 to a request for a host the portal does not serve (PORTAL_ALLOWED_HOSTS).
+
+    `request.host` is the Host header, or X-Forwarded-Host when a trusted proxy set it.
+    """
+    allowed = current_app.config.get("PORTAL_ALLOWED_HOSTS")
+    if not allowed:
+        return
+    host = request.host.lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if host not in allowed and name not in allowed:
+        from flask import abort
+
+        abort(400)
+
+
 def is_safe_next(target: str | None) -> bool:
     """Only local absolute paths: no scheme, no host, no protocol-relative or backslash tricks."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):

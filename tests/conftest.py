@@ -137,6 +137,8 @@ def app_config(url: str, **extra) -> dict:
         "SECRET_KEY_GENERATED": False,
         "PORTAL_LOG_LEVEL": "WARNING",
         "PORTAL_PAGE_CACHE_TTL": 0,
+        # The test client's own address, so links in pages can be followed as they are.
+        "PORTAL_BASE_URL": "http://localhost",
     }
     if "REDIS_URL" not in extra:
         config["RATELIMIT_STORAGE_URI"] = "memory://"

@@ -59,12 +59,27 @@ def test_production_refuses_debug(monkeypatch):
         create_app()
 
 
-def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch):
+def test_production_refuses_to_start_without_its_public_address(monkeypatch):
     monkeypatch.setenv("PORTAL_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.delenv("PORTAL_DEBUG", raising=False)
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.delenv("PORTAL_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="PORTAL_BASE_URL"):
+        create_app()
+    monkeypatch.setenv("PORTAL_BASE_URL", "http://lsrt.songyang.gov.cn")
+    with pytest.raises(ConfigError, match="https://"):
+        create_app()
+
+
+def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("PORTAL_BASE_URL", "https://lsrt.songyang.gov.cn/")
+    monkeypatch.delenv("PORTAL_DEBUG", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
     app = create_app()
+    assert app.config["PORTAL_BASE_URL"] == "https://lsrt.songyang.gov.cn"
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     assert not app.debug
     app.extensions["portal_db"].engine.dispose()

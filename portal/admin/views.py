@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, flash, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
@@ -20,7 +20,15 @@ from portal.notify import services as notify_services
 from portal.pagination import Page, paginate
 from portal.places import township_choices
 from portal.security import reauth_required, roles_required
-from portal.web import flash_error, form_error, page_number, page_size, render, see_other
+from portal.web import (
+    absolute_url,
+    flash_error,
+    form_error,
+    page_number,
+    page_size,
+    render,
+    see_other,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -76,7 +84,7 @@ def new_user():
             return render(
                 "admin/reset_link.html",
                 user=user,
-                link=url_for("auth.reset", token=token, _external=True),
+                link=absolute_url("auth.reset", token=token),
                 created=True,
             )
     return render("admin/user_new.html", form=form)
@@ -137,7 +145,7 @@ def reset_link(user_id: int):
     return render(
         "admin/reset_link.html",
         user=user,
-        link=url_for("auth.reset", token=token, _external=True),
+        link=absolute_url("auth.reset", token=token),
         created=False,
     )
 

@@ -21,7 +21,7 @@ from portal.i18n import is_chinese
 from portal.places import TOWNSHIPS
 from portal.security import public, roles_required
 from portal.timeutil import utcnow
-from portal.web import render, safe_next, see_other
+from portal.web import absolute_path, absolute_url, render, safe_next, see_other
 
 bp = Blueprint("core", __name__)
 
@@ -29,6 +29,8 @@ ELDER_COOKIE = "elder"
 TOWNSHIP_BY_CODE = {row[0]: row for row in TOWNSHIPS}
 bp.add_app_template_global(role_label)
 bp.add_app_template_global(office_label)
+bp.add_app_template_global(absolute_url)
+bp.add_app_template_global(absolute_path)
 
 
 @bp.app_context_processor
@@ -94,7 +96,7 @@ KERNEL_DISALLOW = ("/admin/", "/auth/", "/inbox", "/account/", "/workspace")
 def sitemap():
     entries = [registry.SitemapEntry(url_for("core.home"))]
     entries += list(registry.sitemap_entries(get_session()))
-    body = render("core/sitemap.xml", entries=entries, base=request.url_root.rstrip("/"))
+    body = render("core/sitemap.xml", entries=entries, base=current_app.config["PORTAL_BASE_URL"])
     return Response(body.get_data(), mimetype="application/xml")
 
 
@@ -104,7 +106,7 @@ def sitemap():
 def robots():
     lines = ["User-agent: *"]
     lines += [f"Disallow: {path}" for path in (*KERNEL_DISALLOW, *registry.robots_disallow())]
-    lines += [f"Sitemap: {url_for('core.sitemap', _external=True)}", ""]
+    lines += [f"Sitemap: {absolute_url('core.sitemap')}", ""]
     return Response("\n".join(lines), mimetype="text/plain")
 
 

@@ -14,7 +14,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    url_for,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -33,7 +32,15 @@ from portal.publicity.markdown import headings
 from portal.publicity.models import Attachment, Item, Kind, Revision
 from portal.security import has_role, public, roles_required
 from portal.timeutil import SHANGHAI, utcnow
-from portal.web import flash_error, form_error, page_number, page_size, render, see_other
+from portal.web import (
+    absolute_url,
+    flash_error,
+    form_error,
+    page_number,
+    page_size,
+    render,
+    see_other,
+)
 
 bp = Blueprint("publicity", __name__)
 MAX_QUERY = 200
@@ -207,7 +214,7 @@ def feed():
     return _feed(
         None,
         _("Songyang Care Portal for Left-behind Children"),
-        url_for("publicity.feed", _external=True),
+        absolute_url("publicity.feed"),
     )
 
 
@@ -219,7 +226,7 @@ def column_feed(segment: str):
     return _feed(
         column.kind,
         str(column.title),
-        url_for("publicity.column_feed", segment=segment, _external=True),
+        absolute_url("publicity.column_feed", segment=segment),
     )
 
 
