@@ -73,3 +73,51 @@ def test_account_changes_are_recorded(client, session):
         for e in session.exec(select(AuditEntry).where(AuditEntry.target_id == str(target.id)))
     ]
     assert actions == ["user.disabled", "user.enabled", "password.reset_link_issued"]
+
+
+def test_content_actions_record_the_address_they_came_from(app, session):
+    """Every audited content action done through the portal carries the request's IP."""
+    from portal.publicity.models import Item, Revision
+    from tests.conftest import post
+    from tests.publicity.test_attachments import PDF, _upload
+    from tests.publicity.test_views import NEW
+
+    editor = make_user(session, role=Role.EDITOR, name="编辑甲")
+    reviewer = make_user(session, role=Role.REVIEWER, name="审核乙")
+    writer, checker = app.test_client(), app.test_client()
+    for c in (writer, checker):
+        c.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    login(writer, editor)
+    login(checker, reviewer)
+    post(writer, "/publicity/manage/new", NEW)
+    item = session.exec(select(Item).where(Item.slug == NEW["slug"])).one()
+    url = f"/publicity/manage/{item.id}"
+    post(writer, f"{url}/edit", {**NEW, "title": "第二版"})
+    post(writer, f"{url}/submit")
+    post(checker, f"{url}/send-back", {"comment": "请补充活动时间"})
+    first = session.exec(
+        select(Revision).where(Revision.item_id == item.id, Revision.number == 1)
+    ).one()
+    post(writer, f"{url}/restore/{first.id}")
+    assert _upload(writer, item, "讲座安排.pdf", PDF).status_code == 303
+    post(writer, f"{url}/submit")
+    post(checker, f"{url}/publish")
+    post(checker, f"{url}/retract")
+    session.expire_all()
+    entries = session.exec(
+        select(AuditEntry).where(
+            AuditEntry.target_type == "item", AuditEntry.target_id == str(item.id)
+        )
+    ).all()
+    actions = {e.action for e in entries}
+    assert actions == {
+        "content.created",
+        "content.edited",
+        "content.submitted",
+        "content.returned",
+        "content.restored",
+        "content.attachment_added",
+        "content.published",
+        "content.retracted",
+    }
+    assert {(e.action, e.ip) for e in entries} == {(a, "203.0.113.7") for a in actions}

@@ -295,6 +295,7 @@ def new():
                 kind=form.kind.data,
                 slug=form.slug.data,
                 draft=_draft_from(form, form.kind.data),
+                ip=request.remote_addr,
             )
         except DomainError as error:
             form_error(form, error)
@@ -349,7 +350,11 @@ def edit(item_id: int):
     elif form.validate_on_submit():
         try:
             services.save_draft(
-                session, item=item, editor=current_user, draft=_draft_from(form, item.kind)
+                session,
+                item=item,
+                editor=current_user,
+                draft=_draft_from(form, item.kind),
+                ip=request.remote_addr,
             )
         except DomainError as error:
             form_error(form, error)
@@ -385,7 +390,7 @@ def _workflow(item_id: int, action, success: str):
 def submit(item_id: int):
     return _workflow(
         item_id,
-        lambda i: services.submit(get_session(), item=i, user=current_user),
+        lambda i: services.submit(get_session(), item=i, user=current_user, ip=request.remote_addr),
         _("Submitted for review. A reviewer will publish it or send it back."),
     )
 
@@ -395,7 +400,9 @@ def submit(item_id: int):
 def publish(item_id: int):
     return _workflow(
         item_id,
-        lambda i: services.publish(get_session(), item=i, reviewer=current_user),
+        lambda i: services.publish(
+            get_session(), item=i, reviewer=current_user, ip=request.remote_addr
+        ),
         _("Published."),
     )
 
@@ -408,7 +415,11 @@ def send_back(item_id: int):
     if form.validate_on_submit():
         try:
             services.return_to_author(
-                get_session(), item=item, reviewer=current_user, comment=form.comment.data
+                get_session(),
+                item=item,
+                reviewer=current_user,
+                comment=form.comment.data,
+                ip=request.remote_addr,
             )
         except DomainError as error:
             form_error(form, error)
@@ -423,7 +434,9 @@ def send_back(item_id: int):
 def retract(item_id: int):
     return _workflow(
         item_id,
-        lambda i: services.retract(get_session(), item=i, reviewer=current_user),
+        lambda i: services.retract(
+            get_session(), item=i, reviewer=current_user, ip=request.remote_addr
+        ),
         _("Retracted: it has left the public pages."),
     )
 
@@ -434,7 +447,11 @@ def restore(item_id: int, revision_id: int):
     return _workflow(
         item_id,
         lambda i: services.restore(
-            get_session(), item=i, revision_id=revision_id, editor=current_user
+            get_session(),
+            item=i,
+            revision_id=revision_id,
+            editor=current_user,
+            ip=request.remote_addr,
         ),
         _("The old revision is now the draft. Submit it for review to publish it."),
     )
@@ -488,6 +505,7 @@ def upload(item_id: int):
                 data=data,
                 user_id=current_user.id,
                 upload_dir=Path(current_app.config["PORTAL_UPLOAD_DIR"]),
+                ip=request.remote_addr,
             )
         except DomainError as error:
             form_error(form, error)
