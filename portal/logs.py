@@ -1,13 +1,114 @@
-"""Structured log lines (JSON) to stderr, with no personal data."""
+"""Structured log lines (JSON) to stderr, with no personal data and no secrets."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 import sys
 import time
+import weakref
+from collections.abc import Iterable
 
 from flask import Flask, g, request
+from werkzeug.routing import Map
+
+REDACTED = "[redacted]"
+
+# Route variables that hold a secret: `<token>` (password reset and account set-up) and any
+# later `<..._token>`.
+_VARIABLE_RE = re.compile(r"<(?:(?P<converter>[^<>:]+):)?(?P<name>\w+)>")
+# One path segment, stopping where a request line, a JSON string or a query string ends it.
+_SEGMENT = r"[^/?#\s\"'\\]+"
+_QUERY_SECRET_RE = re.compile(
+    r"((?:^|[?&;])(?:token|password|secret)=)[^&#\s\"'\\]*", re.IGNORECASE
+)
+
+# The URL maps of the apps built in this process: gunicorn's access log reads them too.
+_url_maps: weakref.WeakSet[Map] = weakref.WeakSet()
+
+
+def is_secret_variable(name: str) -> bool:
+    return name == "token" or name.endswith("_token")
+
+
+def _rule_pattern(rule: str) -> re.Pattern[str]:
+    """A pattern for a rule up to its last secret variable, each secret one a group.
+
+    It is not anchored, so it also finds the path inside a request line, a full URL, a
+    Referer or an error message, and under any prefix the portal is mounted at.
+    """
+    parts, end, last = [], 0, 0
+    for match in _VARIABLE_RE.finditer(rule):
+        parts.append(re.escape(rule[end : match.start()]))
+        if is_secret_variable(match["name"]):
+            parts.append(f"({_SEGMENT})")
+            last = len(parts)
+        elif (match["converter"] or "").startswith("path"):
+            parts.append(r"[^?#\s\"'\\]+?")
+        else:
+            parts.append(_SEGMENT)
+        end = match.end()
+    return re.compile("".join(parts[:last]))
+
+
+@functools.lru_cache(maxsize=16)
+def _patterns(rules: frozenset[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(_rule_pattern(rule) for rule in sorted(rules))
+
+
+def token_rules(url_maps: Iterable[Map]) -> frozenset[str]:
+    """Every rule (`/auth/reset/<token>`, ...) with a secret variable in these URL maps."""
+    return frozenset(
+        rule.rule
+        for url_map in url_maps
+        for rule in url_map.iter_rules()
+        if any(is_secret_variable(name) for name in rule.arguments)
+    )
+
+
+def _blank_groups(match: re.Match[str]) -> str:
+    text, offset, pieces, position = match.group(0), match.start(), [], 0
+    for index in range(1, (match.re.groups or 0) + 1):
+        start, end = match.span(index)
+        pieces += [text[position : start - offset], REDACTED]
+        position = end - offset
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def redact_path(text: str) -> str:
+    """Replace the secrets a path, URL, request line or log message may carry with [redacted].
+
+    The token segment of every route whose rule has a `token` variable (found in the URL maps
+    of this process's apps, so later token routes are covered), and the values of query
+    parameters named token, password or secret.
+    """
+    for pattern in _patterns(token_rules(list(_url_maps))):
+        text = pattern.sub(_blank_groups, text)
+    return _QUERY_SECRET_RE.sub(rf"\1{REDACTED}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redact secrets from a record's message and traceback before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Each argument alone first (a query string starts at its own beginning), then the
+        # message they make.
+        args = record.args
+        if isinstance(args, dict):  # gunicorn's access-log atoms, changed in place
+            for key, value in args.items():
+                if isinstance(value, str):
+                    args[key] = redact_path(value)
+        elif isinstance(args, tuple):
+            record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in args)
+        record.msg, record.args = redact_path(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_path(record.exc_text)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,7 +122,8 @@ class JsonFormatter(logging.Formatter):
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
+        # Whatever logged it (an error with the path, a traceback), no token leaves the process.
+        return redact_path(json.dumps(line, ensure_ascii=False))
 
 
 def configure(level: str = "INFO") -> None:
@@ -53,7 +155,7 @@ def _log_request(response):
         extra={
             "fields": {
                 "method": request.method,
-                "path": request.path,
+                "path": redact_path(request.path),
                 "endpoint": request.endpoint,
                 "status": response.status_code,
                 "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
@@ -68,5 +170,6 @@ def _log_request(response):
 
 def init_app(app: Flask) -> None:
     configure(app.config["PORTAL_LOG_LEVEL"])
+    _url_maps.add(app.url_map)
     app.before_request(_start_timer)
     app.after_request(_log_request)

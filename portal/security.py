@@ -13,6 +13,7 @@ from flask_login import current_user, logout_user
 from portal import audit
 from portal.auth.models import Role, User
 from portal.db import get_session
+from portal.logs import is_secret_variable
 from portal.web import current_path, login_redirect, referrer_path
 
 PUBLIC = "public"
@@ -161,20 +162,45 @@ def security_headers(response):
     if request.endpoint != "static" and current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
         response.vary.add("Cookie")
+    if _has_secret_in_url():
+        # A reset link's token never leaves in a Referer, nor stays in a cache.
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cache-Control"] = "no-store"
     return response
 
 
+def _has_secret_in_url() -> bool:
+    """Whether the matched route carries a secret in its path (`/auth/reset/<token>`)."""
+    rule = request.url_rule
+    return rule is not None and any(is_secret_variable(name) for name in rule.arguments)
+
+
 def load_user(user_id: str) -> User | None:
-    """Flask-Login loader: the stored id carries the session version, checked each time."""
+    """Flask-Login loader for the id `User.get_id()` made at login: `id:session_version:issued`.
+
+    The session and the remember-me cookie carry the same id, so a login is refused, however it
+    comes back, once it is older than PORTAL_REMEMBER_DAYS (14) or once the user has logged out,
+    changed the password or been disabled since (the session version moved on).
+    """
     try:
-        raw_id, raw_version = user_id.split(":", 1)
-        uid, version = int(raw_id), int(raw_version)
+        raw_id, raw_version, raw_issued = user_id.split(":")
+        uid, version, issued = int(raw_id), int(raw_version), int(raw_issued)
     except (ValueError, AttributeError):
-        return None
+        return _refuse_login()
+    max_age = current_app.config["PORTAL_REMEMBER_DAYS"] * 86400
+    if not 0 < uid < 2**63 or time.time() - issued > max_age:
+        return _refuse_login()
     user = get_session().get(User, uid)
     if user is None or not user.is_active or user.session_version != version:
-        return None
+        return _refuse_login()
     return user
+
+
+def _refuse_login() -> None:
+    """The visitor stays anonymous, and a refused remember-me cookie is deleted."""
+    if current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies:
+        session["_remember"] = "clear"  # Flask-Login deletes the cookie on the way out
+    return None
 
 
 def init_app(app: Flask) -> None:

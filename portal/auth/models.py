@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from enum import StrEnum
 
@@ -76,7 +77,12 @@ class User(UserBase, table=True):
         return False
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        """What the session and the remember-me cookie keep: id, session version, login time.
+
+        Called at login; `portal.security.load_user` refuses the id once the session version has
+        moved on or the login is older than PORTAL_REMEMBER_DAYS.
+        """
+        return f"{self.id}:{self.session_version}:{int(time.time())}"
 
     @property
     def is_staff(self) -> bool:

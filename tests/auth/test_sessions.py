@@ -6,8 +6,10 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 from flask import Flask
+from flask_login.utils import encode_cookie
 
 from portal.auth.models import Role
+from portal.config import load_config
 from tests.conftest import PASSWORD, login, make_user, page_text, post
 
 
@@ -15,14 +17,16 @@ def _logged_in(client) -> bool:
     return 'action="/auth/logout"' in client.get("/").get_data(as_text=True)
 
 
-def test_login_starts_a_new_session(client, session):
+def test_login_starts_a_new_session(client, session, time_machine):
+    time_machine.move_to("2026-11-29T02:00:00+00:00", tick=False)
     user = make_user(session)
     with client.session_transaction() as s:
         s["planted"] = "by an attacker"
     login(client, user)
     with client.session_transaction() as s:
         assert "planted" not in s
-        assert s["_user_id"] == f"{user.id}:{user.session_version}"
+        issued = int(datetime(2026, 11, 29, 2, tzinfo=UTC).timestamp())
+        assert s["_user_id"] == f"{user.id}:{user.session_version}:{issued}"
 
 
 def test_cookie_flags(client, session):
@@ -210,3 +214,108 @@ def test_sensitive_post_after_timeout_returns_to_the_form_page(client, session, 
     assert response.headers["Location"] == f"/auth/reauth?next=/admin/users/{target.id}"
     session.expire_all()
     assert session.get(type(target), target.id).is_active
+
+
+# Remember-me lasts 14 days on the server too (security.md 4) -----------------------------------
+
+DAY0 = "2026-11-29T02:00:00+00:00"
+
+
+def _remember_cookie(app: Flask, user) -> str:
+    device = app.test_client()
+    login(device, user, remember="y")
+    return device.get_cookie("remember_token").value
+
+
+def _replay(app: Flask, cookie: str):
+    """A browser holding nothing but the remember-me cookie asks for a members' page."""
+    browser = app.test_client()
+    browser.set_cookie("remember_token", cookie)
+    return browser, browser.get("/auth/password")
+
+
+def _deletes_remember_cookie(response) -> bool:
+    return any(
+        c.startswith("remember_token=;") and "Expires=Thu, 01 Jan 1970" in c
+        for c in response.headers.getlist("Set-Cookie")
+    )
+
+
+@pytest.mark.parametrize(("days", "accepted"), [(13, True), (15, False), (200, False)])
+def test_remember_me_cookie_lasts_fourteen_days_on_the_server(
+    app: Flask, session, time_machine, days, accepted
+):
+    time_machine.move_to(DAY0, tick=False)
+    cookie = _remember_cookie(app, make_user(session))
+    time_machine.shift(timedelta(days=days))
+    browser, response = _replay(app, cookie)
+    if accepted:
+        assert response.status_code == 200
+        assert _logged_in(browser)
+    else:
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/auth/login?next=/auth/password"
+        assert _deletes_remember_cookie(response)
+        assert not _logged_in(browser)
+
+
+def test_a_session_restored_from_the_cookie_ends_with_it(app: Flask, session, time_machine):
+    time_machine.move_to(DAY0, tick=False)
+    cookie = _remember_cookie(app, make_user(session))
+    time_machine.shift(timedelta(days=13, hours=20))
+    browser, response = _replay(app, cookie)
+    assert response.status_code == 200
+    time_machine.shift(timedelta(hours=3))  # day 13, 23:00: the restored session goes on
+    assert _logged_in(browser)
+    time_machine.shift(timedelta(hours=3))  # day 14, 02:00: in use, but the login is too old
+    assert not _logged_in(browser)
+
+
+def test_a_volunteer_login_lasts_fourteen_days_even_in_constant_use(client, session, time_machine):
+    time_machine.move_to(DAY0, tick=False)
+    login(client, make_user(session))
+    for _ in range(30):  # back every 11 hours, within the 12-hour session cookie
+        time_machine.shift(timedelta(hours=11))
+        assert _logged_in(client)
+    time_machine.shift(timedelta(hours=5))  # 13 days 23 hours after the login
+    assert _logged_in(client)
+    time_machine.shift(timedelta(hours=2))
+    assert not _logged_in(client)
+
+
+@pytest.mark.parametrize("how", ["logout", "password change"])
+def test_remember_me_cookie_is_refused_within_fourteen_days_after(
+    app: Flask, session, time_machine, how
+):
+    time_machine.move_to(DAY0, tick=False)
+    user = make_user(session)
+    cookie = _remember_cookie(app, user)
+    time_machine.shift(timedelta(days=3))
+    other = app.test_client()
+    login(other, user)
+    if how == "logout":
+        post(other, "/auth/logout")
+    else:
+        new = {"current": PASSWORD, "new": "a brand new phrase", "confirm": "a brand new phrase"}
+        assert post(other, "/auth/password", new).status_code == 303
+    browser, response = _replay(app, cookie)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login")
+    assert not _logged_in(browser)
+
+
+def test_remember_me_cookie_without_a_login_time_is_refused(app: Flask, session):
+    """Cookies issued before logins carried their time (`id:version`) never expired: refused."""
+    user = make_user(session)
+    with app.test_request_context():
+        cookie = encode_cookie(f"{user.id}:{user.session_version}")
+    browser, response = _replay(app, cookie)
+    assert response.status_code == 302
+    assert not _logged_in(browser)
+
+
+def test_remember_me_days_come_from_one_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORTAL_REMEMBER_DAYS", "7")
+    config = load_config(str(tmp_path))
+    assert config["PORTAL_REMEMBER_DAYS"] == 7
+    assert config["REMEMBER_COOKIE_DURATION"] == timedelta(days=7)
