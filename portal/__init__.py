@@ -14,11 +14,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal import cache, cli, i18n, logs, security
     from portal.config import check_production, load_config
     from portal.core import errors
+    from portal.core.converters import BoundedIntConverter
     from portal.db import commit_request_session
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager
 
     from portal.web import check_host
     app = Flask(__name__, instance_relative_config=True)
+    # Before any blueprint: ids too large for the database match no route (404, never a 500).
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.update(load_config(app.instance_path))
     if config:
         app.config.update(config)

@@ -23,6 +23,7 @@ from sqlmodel import select
 
 from portal.auth.models import Role
 from portal.cache import cached_page
+from portal.core.converters import id_number
 from portal.core.domain import DomainError
 from portal.db import get_session
 from portal.publicity import attachments as files
@@ -472,7 +473,7 @@ def _revision_of(item: Item, number: int) -> Revision:
 @roles_required(*WRITER_ROLES)
 def diff(item_id: int):
     item = _item_or_404(item_id)
-    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    a, b = request.args.get("a", type=id_number), request.args.get("b", type=id_number)
     if a is None or b is None:
         abort(404)
     old, new = _revision_of(item, min(a, b)), _revision_of(item, max(a, b))
