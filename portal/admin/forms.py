@@ -1,15 +1,15 @@
 """Forms for managing staff accounts."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.auth.labels import OFFICE_LABELS, ROLE_LABELS
+from portal.core.forms import PortalForm
 
 
-class UserCreateForm(FlaskForm):
+class UserCreateForm(PortalForm):
     name = StringField(
         _l("Name"),
         validators=[

@@ -1,12 +1,13 @@
 """Forms for logging in and managing one's password."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from portal.core.forms import PortalForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(PortalForm):
     login = StringField(
         _l("Mobile number or e-mail"),
         validators=[
@@ -26,7 +27,7 @@ class LoginForm(FlaskForm):
     remember = BooleanField(_l("Keep me logged in on this device (volunteers, 14 days)"))
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(PortalForm):
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(_l("Enter your password."))],
@@ -51,7 +52,7 @@ class NewPasswordMixin:
     )
 
 
-class PasswordChangeForm(FlaskForm, NewPasswordMixin):
+class PasswordChangeForm(PortalForm, NewPasswordMixin):
     current = PasswordField(
         _l("Current password"),
         validators=[DataRequired(_l("Enter your current password."))],
@@ -59,5 +60,5 @@ class PasswordChangeForm(FlaskForm, NewPasswordMixin):
     )
 
 
-class PasswordResetForm(FlaskForm, NewPasswordMixin):
+class PasswordResetForm(PortalForm, NewPasswordMixin):
     pass

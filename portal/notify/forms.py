@@ -1,12 +1,13 @@
 """Contact preferences."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
+from portal.core.forms import PortalForm
 
-class ContactPreferencesForm(FlaskForm):
+
+class ContactPreferencesForm(PortalForm):
     notify_by_email = BooleanField(_l("Also send me messages by e-mail"))
     notify_by_sms = BooleanField(_l("Also send me messages by text message (SMS)"))
     language = SelectField(

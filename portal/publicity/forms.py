@@ -1,12 +1,12 @@
 """Forms for writing and reviewing publicity content."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.core.forms import DateInRange, PortalForm
 from portal.publicity.services import (
     BODY_MAX,
     COLUMNS,
@@ -19,7 +19,7 @@ from portal.publicity.services import (
 )
 
 
-class ItemForm(FlaskForm):
+class ItemForm(PortalForm):
     kind = SelectField(_l("Column"), validators=[DataRequired(_l("Choose a column."))])
     slug = StringField(
         _l("Page address"),
@@ -54,12 +54,14 @@ class ItemForm(FlaskForm):
     )
     publish_at = DateTimeLocalField(
         _l("Publish at (optional)"),
-        validators=[Optional()],
+        validators=[Optional(), DateInRange()],
         format="%Y-%m-%dT%H:%M",
         description=_l("China time. Empty: as soon as a reviewer approves."),
     )
     expire_at = DateTimeLocalField(
-        _l("Expire at (optional)"), validators=[Optional()], format="%Y-%m-%dT%H:%M"
+        _l("Expire at (optional)"),
+        validators=[Optional(), DateInRange()],
+        format="%Y-%m-%dT%H:%M",
     )
     index_no = StringField(META_LABELS["index_no"], validators=[Optional(), Length(max=META_MAX)])
     topic = StringField(META_LABELS["topic"], validators=[Optional(), Length(max=META_MAX)])
@@ -83,7 +85,7 @@ class ItemForm(FlaskForm):
         return [getattr(self, name) for name in names]
 
 
-class ReturnForm(FlaskForm):
+class ReturnForm(PortalForm):
     comment = TextAreaField(
         _l("What needs to change"),
         validators=[
@@ -93,7 +95,7 @@ class ReturnForm(FlaskForm):
     )
 
 
-class UploadForm(FlaskForm):
+class UploadForm(PortalForm):
     file = FileField(
         _l("File (PDF, JPEG or PNG, at most 8 MB)"), validators=[FileRequired(_l("Choose a file."))]
     )
