@@ -127,7 +127,13 @@ def healthz():
     except Exception as error:  # noqa: BLE001 - any failure means unhealthy
         current_app.logger.warning("health check failed: %s", type(error).__name__)
         return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+    from portal.search import index_health
+
+    search = index_health()
+    detail = {"search": search}
+    degraded = search["state"] != "ok"
+    status = "degraded" if degraded else "ok"
+    return jsonify(status=status, database="ok", **detail)
 
 
 @bp.route("/settings/display")
@@ -148,3 +154,8 @@ def display():
         secure=current_app.config["SESSION_COOKIE_SECURE"],
     )
     return response
+    """For the load balancer: 503 only when the database is unreachable.
+
+    A search index that is missing or unreadable, or login limits counted per worker, leave the
+    portal serving: it answers 200 with status "degraded" and the detail.
+    """

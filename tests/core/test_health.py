@@ -1,7 +1,26 @@
-def test_healthz_answers_200_with_the_database(client):
+import shutil
+from pathlib import Path
+
+from portal.search import get_index
+
+
+def test_healthz_answers_200_with_the_database_and_the_index(app, client):
+    with app.app_context():
+        get_index()  # the index exists (created empty, as on a new install)
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    assert response.json["status"] == "ok" and response.json["database"] == "ok"
+    assert response.json["search"]["state"] == "ok"
+
+
+def test_a_lost_search_index_is_degraded_not_down(app, client):
+    with app.app_context():
+        get_index()
+    shutil.rmtree(Path(app.config["PORTAL_SEARCH_DIR"]))
+    response = client.get("/healthz")
+    assert response.status_code == 200  # the load balancer keeps sending traffic
+    assert response.json["status"] == "degraded"
+    assert response.json["search"]["state"] in ("missing", "degraded")
 
 
 def test_healthz_answers_503_without_the_database(new_app):
