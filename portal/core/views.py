@@ -121,6 +121,11 @@ def workspace():
 @bp.route("/healthz")
 @public
 def healthz():
+    """For the load balancer: 503 only when the database is unreachable.
+
+    A search index that is missing or unreadable, or login limits counted per worker, leave the
+    portal serving: it answers 200 with status "degraded" and the detail.
+    """
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -154,8 +159,3 @@ def display():
         secure=current_app.config["SESSION_COOKIE_SECURE"],
     )
     return response
-    """For the load balancer: 503 only when the database is unreachable.
-
-    A search index that is missing or unreadable, or login limits counted per worker, leave the
-    portal serving: it answers 200 with status "degraded" and the detail.
-    """
