@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from datetime import date
 
@@ -397,3 +399,16 @@ def test_every_form_in_the_portal_derives_from_the_portal_form():
         name for cls, name in zip(forms, outside, strict=True) if PortalForm not in cls.__mro__
     ]
     assert not outside, f"forms not derived from PortalForm: {outside}"
+
+
+@pytest.mark.parametrize("module", ["portal.core.forms", "portal.core.converters"])
+def test_the_kernel_modules_import_no_area(module):
+    code = (
+        f"import importlib, sys; importlib.import_module({module!r}); "
+        "print(sorted(m for m in sys.modules if m.startswith('portal.') and "
+        "m.split('.')[1] in ('publicity', 'volunteers', 'parents_school', 'charity')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

@@ -8,7 +8,6 @@ from flask import Blueprint, abort, flash, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlmodel import select
 from wtforms import SelectField, StringField
 
@@ -17,6 +16,7 @@ from portal.admin.forms import UserCreateForm
 from portal.auth import services
 from portal.auth.models import Role, User
 from portal.core.domain import DomainError
+from portal.core.forms import PortalForm
 from portal.db import get_session
 from portal.notify import services as notify_services
 from portal.pagination import Page, paginate
@@ -152,7 +152,7 @@ def reset_link(user_id: int):
     )
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(PortalForm):
     """The audit log's filters: a GET form whose values `audit.parse_query` checks."""
 
     class Meta:
