@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -162,10 +165,22 @@ class SmsProvider(Protocol):
 
 
 class LogSmsProvider:
-    """Writes what would be sent to a file and to the sms_log table; repeats are dropped.
+    """Writes what would be sent to the sms_log table and to a file; repeats are dropped.
 
     It stands where a real SMS gateway would, with the same contract: a client reference makes
-    a repeated request harmless, so the SMS channel is idempotent.
+    a repeated request harmless, so the SMS channel is idempotent. The table has one row per
+    reference, and the file one line per reference, written after its row is committed:
+
+    - a repeat (the outbox hands a message over again when the worker died before recording the
+      outcome) inserts no row and writes no line, unless the line is missing from the file;
+    - a kill between the commit and the line leaves a row without a line: the repeat finds the
+      reference absent from the file and writes it then.
+
+    Writers take an exclusive lock on the file and write each line with one `write()`, so lines
+    never interleave or end half written. One duplicate remains possible: the repeat of a
+    message whose first delivery committed its row but has not yet written its line. The outbox
+    repeats a message only once its lease (PORTAL_OUTBOX_LEASE_SECONDS, 5 minutes) has run out,
+    so that first delivery would have to stall for minutes between its commit and its write.
     """
 
     idempotent = True
@@ -178,9 +193,9 @@ class LogSmsProvider:
         if not requests:
             return {}
         now = utcnow()
+        unique = list({r.reference: r for r in requests}.values())
         rows = [
-            {"client_ref": r.reference, "phone": r.phone, "text": r.text, "at": now}
-            for r in requests
+            {"client_ref": r.reference, "phone": r.phone, "text": r.text, "at": now} for r in unique
         ]
         with self.database.transaction() as session:
             table = SmsLog.__table__
@@ -189,14 +204,61 @@ class LogSmsProvider:
                 from sqlalchemy.dialects.postgresql import insert as dialect_insert
             else:
                 from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["client_ref"])
-            session.execute(statement, rows)
+            statement = (
+                dialect_insert(table)
+                .on_conflict_do_nothing(index_elements=["client_ref"])
+                .returning(table.c.client_ref)
+            )
+            inserted = set(session.execute(statement, rows).scalars())
         if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.log_path.open("a", encoding="utf-8") as handle:
-                for r in requests:
-                    handle.write(f"{now.isoformat()}\t{r.reference}\t{r.phone}\t{r.text}\n")
+            self._write_lines(
+                self.log_path,
+                now,
+                fresh=[r for r in unique if r.reference in inserted],
+                repeated=[r for r in unique if r.reference not in inserted],
+            )
         return {r.reference: None for r in requests}
+
+    def _write_lines(
+        self, path: Path, now: datetime, *, fresh: list[SmsRequest], repeated: list[SmsRequest]
+    ) -> None:
+        """Append a line for each new reference, and for each repeat the file lacks."""
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            missing = self._absent_from_file(fd, {r.reference for r in repeated})
+            for r in [*fresh, *(r for r in repeated if r.reference in missing)]:
+                os.write(fd, _log_line(now, r).encode("utf-8"))
+        finally:
+            os.close(fd)  # also releases the lock
+
+    @staticmethod
+    def _absent_from_file(fd: int, references: set[str]) -> set[str]:
+        """Which of these references have no line in the file (read only after a repeat)."""
+        missing = set(references)
+        if not missing:
+            return missing
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            handle.seek(0)
+            for raw in handle:
+                fields = raw.split(b"\t", 2)
+                if len(fields) > 1:
+                    missing.discard(fields[1].decode("utf-8", "replace"))
+                    if not missing:
+                        break
+        return missing
+
+
+def _log_line(at: datetime, request: SmsRequest) -> str:
+    """One line of the SMS log: time, reference, phone, text (its line breaks escaped)."""
+    text = (
+        request.text.replace("\\", "\\\\")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f"{at.isoformat()}\t{request.reference}\t{request.phone}\t{text}\n"
 
 
 class SmsChannel:

@@ -12,7 +12,7 @@ from portal import notify
 from portal.extensions import db
 from portal.notify import MessageStatus, OutboxMessage, Recipient
 from portal.notify import services as outbox
-from portal.notify.channels import PermanentError, TransientError
+from portal.notify.channels import LogSmsProvider, PermanentError, SmsRequest, TransientError
 from portal.notify.models import SmsLog
 from portal.notify.templates import register_template
 from tests.conftest import make_user
@@ -42,6 +42,11 @@ def rows() -> list[OutboxMessage]:
 def sms_log_count() -> int:
     with Session(db.engine) as session:
         return len(session.exec(select(SmsLog)).all())
+
+
+def sms_file_lines(tmp_path) -> list[str]:
+    """The `log` SMS provider's file (where the senders_for fixture has it write)."""
+    return (tmp_path / "sms.log").read_text(encoding="utf-8").splitlines()
 
 
 def test_due_messages_are_sent_once(committed_app, senders_for):
@@ -139,7 +144,7 @@ class Crash(BaseException):
 
 
 def test_a_crash_after_sending_does_not_send_again(
-    committed_app, senders_for, smtp_server, monkeypatch, time_machine
+    committed_app, senders_for, smtp_server, monkeypatch, time_machine, tmp_path
 ):
     time_machine.move_to(START, tick=False)
     user = None
@@ -175,6 +180,7 @@ def test_a_crash_after_sending_does_not_send_again(
     # In-app and SMS: handed over again, dropped as repeats by the provider: sent once.
     assert by_channel["inapp"] == {"sent"} and by_channel["sms"] == {"sent"}
     assert sms_log_count() == 3 and set(sms.requests.values()) == {2}
+    assert len(sms_file_lines(tmp_path)) == 3  # and the provider's file has each once
     # E-mail cannot drop repeats: not resent; failed as interrupted for an admin to check.
     assert by_channel["email"] == {"failed"}
     assert report.interrupted == 3
@@ -248,3 +254,63 @@ def test_two_workers_at_once_deliver_each_message_once(committed_app, senders_fo
     assert all(r.sent > 0 for r in reports), "both workers took part"
     assert len(sms.requests) == 1200 and set(sms.requests.values()) == {1}
     assert sms_log_count() == 1200
+
+
+# The SMS log file: one line per message, whatever is repeated --------------------------------
+
+
+def _request(n: int, text: str | None = None) -> SmsRequest:
+    return SmsRequest(f"notice:{n}#sms", f"139{n:08d}", text or f"Notice number {n}.")
+
+
+def _references(lines: list[str]) -> list[str]:
+    return [line.split("\t")[1] for line in lines]
+
+
+def test_a_repeated_delivery_adds_no_line_to_the_sms_log(committed_app, tmp_path):
+    provider = LogSmsProvider(db, tmp_path / "sms.log")
+    assert provider.send([_request(0), _request(1)]) == {"notice:0#sms": None, "notice:1#sms": None}
+    # The same messages again (a repeat after a crash), with one new one.
+    provider.send([_request(1), _request(0), _request(2)])
+    provider.send([_request(2)])
+    lines = sms_file_lines(tmp_path)
+    assert sorted(_references(lines)) == ["notice:0#sms", "notice:1#sms", "notice:2#sms"]
+    assert sms_log_count() == 3
+
+
+class KilledBeforeTheLine(BaseException):
+    """The process dies after the sms_log row is committed, before its line is written."""
+
+
+def test_a_kill_between_the_row_and_the_line_writes_the_line_on_the_repeat(
+    committed_app, tmp_path, monkeypatch
+):
+    provider = LogSmsProvider(db, tmp_path / "sms.log")
+    provider.send([_request(0)])
+    real_write = LogSmsProvider._write_lines
+
+    def killed(*_args, **_kwargs):
+        raise KilledBeforeTheLine
+
+    monkeypatch.setattr(LogSmsProvider, "_write_lines", killed)
+    with pytest.raises(KilledBeforeTheLine):
+        provider.send([_request(1), _request(2)])
+    assert sms_log_count() == 3 and len(sms_file_lines(tmp_path)) == 1
+
+    monkeypatch.setattr(LogSmsProvider, "_write_lines", real_write)
+    provider.send([_request(0), _request(1), _request(2)])  # the outbox hands them over again
+    provider.send([_request(1), _request(2)])
+    assert sorted(_references(sms_file_lines(tmp_path))) == [
+        "notice:0#sms",
+        "notice:1#sms",
+        "notice:2#sms",
+    ]
+
+
+def test_a_message_with_line_breaks_stays_on_one_line_of_the_sms_log(committed_app, tmp_path):
+    provider = LogSmsProvider(db, tmp_path / "sms.log")
+    provider.send([_request(0, "第一行\n第二行\t制表"), _request(1)])
+    provider.send([_request(0, "第一行\n第二行\t制表")])
+    lines = sms_file_lines(tmp_path)
+    assert _references(lines) == ["notice:0#sms", "notice:1#sms"]
+    assert lines[0].endswith("\t第一行\\n第二行\\t制表")
