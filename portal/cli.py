@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -26,6 +28,35 @@ def init_command() -> None:
     with db.transaction() as session:
         changed = load_townships(session)
     click.echo(f"Townships: 19 present, {changed} added or updated.")
+    for path, mode in make_private(current_app.config):
+        click.echo(f"Made {path} readable by this account only (mode {mode:o}).")
+
+
+def make_private(config) -> list[tuple[Path, int]]:
+    """Keep the SQLite database, the uploads folder and the SMS log to the portal's account.
+
+    The uploads folder is created (700) if missing; any of them readable by others is narrowed
+    to 600 (files) or 700 (folders). Returns what was changed.
+    """
+    from portal.db import sqlite_file
+
+    changed: list[tuple[Path, int]] = []
+
+    def narrow(path: Path, mode: int) -> None:
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(mode)
+            changed.append((path, mode))
+
+    database = sqlite_file(config["DATABASE_URL"])
+    if database is not None:
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            narrow(path, 0o600)
+    uploads = Path(config["PORTAL_UPLOAD_DIR"])
+    uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
+    narrow(uploads, 0o700)
+    if config.get("PORTAL_SMS_LOG"):
+        narrow(Path(config["PORTAL_SMS_LOG"]), 0o600)
+    return changed
 
 
 @portal_cli.command("revision")
@@ -43,14 +74,31 @@ def revision_command(message: str, empty: bool) -> None:
 
 
 @portal_cli.command("create-admin")
-@click.option("--name", prompt="Name", help="The administrator's name.")
-@click.option("--login", prompt="Mobile number or e-mail", help="What they log in with.")
-@click.password_option("--password", prompt="Password", confirmation_prompt=True)
-def create_admin_command(name: str, login: str, password: str) -> None:
+@click.option("--name", help="The administrator's name (asked when not given).")
+@click.option("--login", help="Their mobile number or e-mail address (asked when not given).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input, for automation. "
+    "Without it the password is asked twice and never shown; it is never an argument.",
+)
+def create_admin_command(name: str | None, login: str | None, password_stdin: bool) -> None:
     """Create an administrator account (the password is asked, never defaulted)."""
     from portal.auth import services
     from portal.auth.models import Role
 
+    if password_stdin:
+        if not name or not login:
+            raise click.UsageError("--password-stdin needs --name and --login.")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("No password on standard input.")
+    else:
+        name = name or click.prompt("Name")
+        login = login or click.prompt("Mobile number or e-mail")
+        password = click.prompt("Password", hide_input=True)
+        if click.prompt("Repeat the password", hide_input=True) != password:
+            raise click.ClickException("The two passwords do not match.")
     email = login if "@" in login else None
     phone = None if email else login
     try:

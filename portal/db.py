@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
@@ -36,16 +38,48 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create the engine for a SQLite file or a PostgreSQL server."""
+    """Create the engine for a SQLite file or a PostgreSQL server.
+
+    A SQLite database file that does not exist yet is created readable by its owner only
+    (mode 600) before the first connection; SQLite gives its -wal and -shm files the same mode.
+    """
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
+        path = sqlite_file(url)
+        if path is not None:
+
+            @event.listens_for(engine, "do_connect")
+            def _create_private(_dialect, _record, _cargs, _cparams):
+                create_private_file(path)
+
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for an in-memory database or a `file:` URI."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if not parsed.drivername.startswith("sqlite") or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return Path(database)
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file readable by its owner only (600), unless it exists already.
+
+    An empty file is a valid SQLite database. When the folder is missing (or unreadable) this
+    does nothing, and connecting reports the error as it always has.
+    """
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class DatabaseState:

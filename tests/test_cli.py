@@ -58,6 +58,72 @@ def test_create_admin_refuses_bad_input(fresh, answers, message):
     assert _users(fresh) == []
 
 
+def test_create_admin_takes_no_password_as_an_argument(fresh):
+    # An argument would stay in the shell history and in the process list.
+    for args in (["--password", "my admin phrase 1"], ["--password=my admin phrase 1"]):
+        result = fresh.test_cli_runner().invoke(
+            args=["portal", "create-admin", "--name", "叶主任", "--login", "13912340000", *args],
+            input="my admin phrase 1\nmy admin phrase 1\n",
+        )
+        assert result.exit_code == 2
+        assert "No such option" in result.output
+    assert _users(fresh) == []
+
+
+def test_create_admin_reads_the_password_from_stdin_only_when_asked(fresh):
+    result = fresh.test_cli_runner().invoke(
+        args=[
+            "portal",
+            "create-admin",
+            "--name",
+            "叶主任",
+            "--login",
+            "ye@songyang.gov.cn",
+            "--password-stdin",
+        ],
+        input="my admin phrase 1\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password" not in result.output and "my admin phrase 1" not in result.output
+    (admin,) = _users(fresh)
+    assert admin.role == Role.ADMIN and admin.email == "ye@songyang.gov.cn"
+    from portal.auth.services import verify_password
+
+    assert verify_password(admin, "my admin phrase 1")
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "code", "message"),
+    [
+        (
+            ["--password-stdin"],
+            "my admin phrase 1\n",
+            2,
+            "--password-stdin needs --name and --login",
+        ),
+        (["--name", "叶主任", "--password-stdin"], "my admin phrase 1\n", 2, "needs --name"),
+        (["--name", "叶主任", "--login", "13912340000", "--password-stdin"], "", 1, "No password"),
+        (
+            ["--name", "叶主任", "--login", "13912340000", "--password-stdin"],
+            "\n",
+            1,
+            "No password",
+        ),
+        (
+            ["--name", "叶主任", "--login", "13912340000", "--password-stdin"],
+            "short\n",
+            1,
+            "at least 8",
+        ),
+    ],
+)
+def test_create_admin_from_stdin_refuses_bad_input(fresh, args, stdin, code, message):
+    result = fresh.test_cli_runner().invoke(args=["portal", "create-admin", *args], input=stdin)
+    assert result.exit_code == code
+    assert message in result.output
+    assert _users(fresh) == []
+
+
 def test_demo_creates_one_account_per_role_once(fresh):
     runner = fresh.test_cli_runner()
     first = runner.invoke(args=["portal", "demo"])
