@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 from pathlib import Path
 
@@ -81,11 +82,14 @@ def store(
     if is_image:
         data = reencode_image(data, content_type)
     digest = hashlib.sha256(data).hexdigest()
-    upload_dir.mkdir(parents=True, exist_ok=True)
+    upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the portal's account only
     path = upload_dir / digest
     if not path.exists():
         tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, 0o600)  # also a part left behind by an earlier crash
+            handle.write(data)
         tmp.replace(path)
     attachment = Attachment(
         item_id=item.id,
