@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -13,6 +16,7 @@ from flask_login import current_user, logout_user
 from portal import audit
 from portal.auth.models import Role, User
 from portal.db import get_session
+from portal.i18n import N_
 from portal.logs import is_secret_variable
 from portal.web import current_path, login_redirect, referrer_path
 
@@ -206,6 +210,65 @@ def _refuse_login() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(check_session_lifetime)
     app.after_request(security_headers)
+    warn_if_rate_limit_not_shared(app)
+
+
+# Login limiting across workers -------------------------------------------------------------
+
+RATE_LIMIT_NOT_SHARED = N_(
+    "Each worker process counts login attempts on its own, so the limit per address is "
+    "multiplied by the number of workers: set REDIS_URL so that all workers share one count."
+)
+_GUNICORN_WORKERS_RE = re.compile(r"(?:^|\s)(?:-w|--workers)(?:=|\s*)(\d+)")
+
+
+def _several_workers(app: Flask) -> str | None:
+    """Why this deployment looks like several worker processes (or None when it does not)."""
+    for name in ("PORTAL_WORKERS", "WEB_CONCURRENCY"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 1:
+            return f"{name}={value}"
+    match = _GUNICORN_WORKERS_RE.search(os.environ.get("GUNICORN_CMD_ARGS", ""))
+    if match and int(match.group(1)) > 1:
+        return f"GUNICORN_CMD_ARGS --workers {match.group(1)}"
+    if app.config.get("PORTAL_ENV") == "production":
+        return "PORTAL_ENV=production"
+    return None
+
+
+def rate_limit_status(app: Flask) -> dict:
+    """Where the per-address login limit is counted, and whether every worker shares the count.
+
+    `{"storage": "memory" | "redis" | <other scheme>, "shared": bool, "several_workers": why the
+    deployment looks like several workers or None, "warning": None or a msgid to show with
+    `gettext`}`: the warning is set when several workers each count in their own memory.
+    """
+    uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    scheme = uri.split(":", 1)[0].lower()
+    storage = "redis" if scheme.startswith("redis") else scheme
+    shared = storage != "memory"
+    several = _several_workers(app)
+    return {
+        "storage": storage,
+        "shared": shared,
+        "several_workers": several,
+        "warning": RATE_LIMIT_NOT_SHARED if several and not shared else None,
+    }
+
+
+def warn_if_rate_limit_not_shared(app: Flask) -> None:
+    """At start: one log line when several workers would each count login attempts alone."""
+    status = rate_limit_status(app)
+    if status["warning"]:
+        logging.getLogger("portal.security").warning(
+            "login rate limit counted per worker: set REDIS_URL",
+            extra={
+                "fields": {
+                    "storage": status["storage"],
+                    "several_workers": status["several_workers"],
+                }
+            },
+        )
 
 
 def roles_of(view: Callable) -> str | Iterable[Role] | None:

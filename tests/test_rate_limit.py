@@ -1,16 +1,23 @@
-"""Flask-Limiter counts in Redis when REDIS_URL is set, so the limit holds across workers."""
+"""Flask-Limiter counts in Redis when REDIS_URL is set, so the limit holds across workers.
+
+Without it several workers each count alone: the portal says so at start and in its status.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import redis
+from flask_babel import force_locale, gettext
 
+from portal.security import RATE_LIMIT_NOT_SHARED, rate_limit_status
 from tests.conftest import REDIS_URL, page_text, post, reset_schema
 
 # One "worker": its own process and app, sending login attempts; prints the status codes.
@@ -98,3 +105,102 @@ def test_rate_limited_page_is_clear_and_chinese(new_app, scratch_database):
     assert [r.status_code for r in codes] == [200, 200, 429]
     assert "操作过于频繁" in page_text(codes[-1])
     assert codes[-1].headers.get("Retry-After")
+
+
+# Several workers counting alone: a warning at start, and a status for /healthz -----------------
+
+WORKER_ENV = ("PORTAL_WORKERS", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS")
+
+
+@pytest.fixture()
+def one_worker(monkeypatch):
+    """No variable says several workers, whatever the environment the tests run in."""
+    for name in WORKER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def _status(**config) -> dict:
+    return rate_limit_status(SimpleNamespace(config=config))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "why"),
+    [
+        ("PORTAL_WORKERS", "4", "PORTAL_WORKERS=4"),
+        ("WEB_CONCURRENCY", "2", "WEB_CONCURRENCY=2"),
+        ("GUNICORN_CMD_ARGS", "--bind 127.0.0.1:8000 --workers 3", "GUNICORN_CMD_ARGS --workers 3"),
+        ("GUNICORN_CMD_ARGS", "-w 2 --access-logfile -", "GUNICORN_CMD_ARGS --workers 2"),
+        ("GUNICORN_CMD_ARGS", "--workers=5", "GUNICORN_CMD_ARGS --workers 5"),
+    ],
+)
+def test_several_workers_counting_in_memory_are_reported(one_worker, name, value, why):
+    one_worker.setenv(name, value)
+    status = _status(RATELIMIT_STORAGE_URI="memory://")
+    assert status == {
+        "storage": "memory",
+        "shared": False,
+        "several_workers": why,
+        "warning": RATE_LIMIT_NOT_SHARED,
+    }
+
+
+def test_production_counting_in_memory_is_reported(one_worker):
+    status = _status(RATELIMIT_STORAGE_URI="memory://", PORTAL_ENV="production")
+    assert status["several_workers"] == "PORTAL_ENV=production"
+    assert status["warning"] == RATE_LIMIT_NOT_SHARED
+
+
+@pytest.mark.parametrize("value", ["1", "0", "", "many"])
+def test_one_worker_counting_in_memory_is_fine(one_worker, value):
+    one_worker.setenv("PORTAL_WORKERS", value)
+    one_worker.setenv("GUNICORN_CMD_ARGS", "--workers 1")
+    status = _status(RATELIMIT_STORAGE_URI="memory://", PORTAL_ENV="development")
+    assert status == {
+        "storage": "memory",
+        "shared": False,
+        "several_workers": None,
+        "warning": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "uri", ["redis://127.0.0.1:6379/0", "rediss://cache.internal:6380/0", "redis+sentinel://s/m"]
+)
+def test_workers_sharing_redis_are_fine(one_worker, uri):
+    one_worker.setenv("PORTAL_WORKERS", "4")
+    status = _status(RATELIMIT_STORAGE_URI=uri, PORTAL_ENV="production")
+    assert status["storage"] == "redis" and status["shared"] is True
+    assert status["warning"] is None
+
+
+@pytest.fixture()
+def security_log():
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("portal.security")
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_starting_several_workers_without_redis_logs_one_warning(
+    one_worker, security_log, new_app, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'warn.db'}"
+    new_app(url)
+    assert security_log == []  # one worker: nothing to say
+    one_worker.setenv("WEB_CONCURRENCY", "3")
+    app = new_app(url)
+    (record,) = security_log
+    assert record.levelno == logging.WARNING
+    assert "REDIS_URL" in record.getMessage()
+    assert record.fields == {"storage": "memory", "several_workers": "WEB_CONCURRENCY=3"}
+    # The same warning, in Chinese, for whoever shows the status (the health page).
+    with app.app_context(), force_locale("zh_CN"):
+        chinese = gettext(rate_limit_status(app)["warning"])
+    assert chinese != RATE_LIMIT_NOT_SHARED and "REDIS_URL" in chinese
+    assert "工作进程" in chinese
