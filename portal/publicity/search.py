@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from portal.publicity import services
 from portal.publicity.models import Item, Kind, Revision
-from portal.search.sources import Document, app_path, plain_text
+from portal.search.sources import METADATA, Document, app_path, plain_text
 
 
 def _ints(ids: Iterable[str]) -> list[int]:
@@ -55,9 +55,13 @@ class PublicitySource:
                 url=item_path(item),
                 title=revision.title,
                 summary=summary,
-                # The summary is searched as part of the body: two fields to look in, not three.
+                # The summary is searched as part of the body, not as a field of its own.
                 body=summary + "\n" + plain_text(revision.body_html),
                 published=item.published_at,
+                # A policy's 发文字号, 索引号 and 发布机构 (a law's issuer too) are searched.
+                metadata={
+                    key: str(revision.meta[key]) for key in METADATA if revision.meta.get(key)
+                },
             )
 
     def texts(self, session: Session, ids: Iterable[str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,6 +21,9 @@ from portal.core import registry
 from portal.timeutil import SHANGHAI
 
 SEPARATOR = ":"
+# What a document may say about itself besides its text (official documents: 发文字号, 索引号,
+# 发布机构). Each is searchable; the numbers also match exactly, as typed.
+METADATA = ("doc_no", "index_no", "issuer")
 
 
 def qualify(source: str, local_id: object) -> str:
@@ -42,7 +45,9 @@ class Document:
     document's path inside the application ("/publicity/news/some-slug"); `body` is the plain
     text searched besides the title (a source that wants its summary searched includes it);
     `summary` is only shown. `year` (for the year filter) defaults to the year of `published`
-    in China.
+    in China. `metadata` holds what an official document says of itself, under the keys of
+    METADATA: its document number (发文字号, "松政办发〔2017〕139号"), index number (索引号) and
+    issuing body (发布机构).
     """
 
     source: str
@@ -55,10 +60,19 @@ class Document:
     body: str = ""
     published: datetime | None = None
     year: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if SEPARATOR in self.source:
             raise ValueError(f"a source name cannot hold {SEPARATOR!r}: {self.source!r}")
+        unknown = set(self.metadata) - set(METADATA)
+        if unknown:
+            raise ValueError(f"unknown document metadata {sorted(unknown)}; known: {METADATA}")
+        object.__setattr__(
+            self,
+            "metadata",
+            {key: " ".join(str(value).split()) for key, value in self.metadata.items() if value},
+        )
         object.__setattr__(self, "local_id", str(self.local_id))
         if not self.year and self.published is not None:
             published = self.published

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 
 from portal.cache import ALL, cached_page
 from portal.db import get_session
 from portal.search import services
+from portal.search.index import IndexUnavailable
 from portal.search.sources import all_kinds
 from portal.security import public
 from portal.timeutil import SHANGHAI, utcnow
-from portal.web import page_number, render
+from portal.web import is_partial_request, page_number, render
 
 bp = Blueprint("search", __name__)
 MAX_QUERY = 200
@@ -27,25 +28,37 @@ def search():
     kind = kind if kind in kinds else ""
     year = request.args.get("year", "")
     year = year if year.isdigit() and len(year) == 4 else ""
-    results = None
+    results, unavailable = None, False
     if query:
-        results = services.search(
-            get_session(),
-            query,
-            kind=kind or None,
-            year=year or None,
-            page=page_number(),
-            per_page=PER_PAGE,
-            url_prefix=request.script_root,
-        )
+        try:
+            results = services.search(
+                get_session(),
+                query,
+                kind=kind or None,
+                year=year or None,
+                page=page_number(),
+                per_page=PER_PAGE,
+                url_prefix=request.script_root,
+            )
+        except IndexUnavailable:
+            unavailable = True  # logged by the index; the catch-up job rebuilds it
     this_year = utcnow().astimezone(SHANGHAI).year
-    return render(
+    response = render(
         "search/search.html",
         block="results",
+        status=503 if unavailable else 200,
         query=query,
         results=results,
+        unavailable=unavailable,
         kind=kind,
         year=year,
         years=list(range(this_year, 2014, -1)),
         kinds=[(code, str(label)) for code, label in kinds.items()],
     )
+    if unavailable:
+        # Not cached anywhere; htmx swaps no 503, so live search loads the whole page instead.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Retry-After"] = "120"
+        if is_partial_request():
+            response.headers["HX-Redirect"] = url_for("search.search", **request.args.to_dict())
+    return response

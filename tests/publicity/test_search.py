@@ -172,10 +172,10 @@ def test_catch_up_repairs_the_index_after_a_crash(app, client, session, publish,
     monkeypatch.undo()
     with app.app_context():
         result = catch_up(session)
-    assert result == {"indexed": 1, "removed": 0}
+    assert result == {"indexed": 1, "removed": 0, "rebuilt": False}
     assert "未入索引的新闻" in _titles(client, "儿童之家")
     with app.app_context():
-        assert catch_up(session) == {"indexed": 0, "removed": 0}
+        assert catch_up(session) == {"indexed": 0, "removed": 0, "rebuilt": False}
 
 
 def test_reindex_command_rebuilds_with_a_progress_bar(app, shipped):
@@ -236,3 +236,61 @@ def test_results_link_to_the_public_page_with_column_and_date(app, client, publi
     with app.app_context():
         assert item_path(page) == "/pages/contact-us"
         assert item_path(news) == "/publicity/news/n-office"
+
+
+POLICY = "松阳县人民政府办公室关于加强留守儿童关爱保护工作的实施意见"
+ANNEX = "松政办发〔2017〕139号附件2：松阳县留守儿童关爱保护工作联席会议成员单位职责和任务分工"
+
+
+def _result_titles(client, query, **params) -> list[str]:
+    response = client.get("/search", query_string={"q": query, **params})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    results = html.split('<ol class="results"', 1)[1].split("</ol>", 1)[0]
+    return re.findall(r"<li>\s*<a href=\"[^\"]*\">([^<]*)</a>", results)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "松政办发〔2017〕139号",
+        "139号",
+        "〔2017〕139号",
+        "松政办发[2017]139号",  # other brackets, as typed on a keyboard
+        "松政办发（２０１７）１３９号",  # full-width
+        " 松政办发 〔2017〕 139号 ",
+        "关于松政办发〔2017〕139号",
+    ],
+)
+def test_the_county_policy_is_the_first_hit_for_its_document_number(client, shipped, query):
+    titles = _result_titles(client, query)
+    assert titles[0] == POLICY, titles
+
+
+@pytest.mark.parametrize("query", ["松政办发〔2017〕139号", "139号"])
+def test_the_annex_comes_after_the_policy_it_belongs_to(client, shipped, query):
+    titles = _result_titles(client, query)
+    assert ANNEX in titles and titles.index(ANNEX) > titles.index(POLICY), titles
+
+
+def test_another_issuers_number_of_the_same_year_and_serial_is_not_taken_for_it(app, shipped):
+    with app.app_context():
+        index = get_index()
+        searcher = index.searcher()
+        [policy] = index.numbered_documents(searcher, "松政办发〔2017〕139号")
+        assert searcher.stored_fields(policy)["title"] == POLICY
+        assert index.numbered_documents(searcher, "〔2017〕139号") == {policy}
+        # 丽政办发〔2017〕139号 would be Lishui's document, not the county's.
+        assert index.numbered_documents(searcher, "丽政办发〔2017〕139号") == set()
+
+
+def test_policies_are_found_by_index_number_and_issuing_body(client, shipped):
+    assert _result_titles(client, "1133252877070942X5/2017-06672")[0] == POLICY
+    assert _result_titles(client, "2017-06672")[0] == POLICY
+    assert POLICY in _result_titles(client, "政府信息公开办公室")
+    assert _result_titles(client, "国发〔2016〕13号")[0] == "国务院关于加强农村留守儿童关爱保护工作的意见"
+
+
+def test_a_hit_shows_its_document_number(client, shipped):
+    text = page_text(client.get("/search", query_string={"q": "139号"}))
+    assert f"{POLICY} 政策文件 · 松政办发〔2017〕139号 ·" in text

@@ -75,22 +75,22 @@ def test_catch_up_indexes_new_documents_and_removes_vanished_ones(app, client, s
     assert "儿童之家开放日" not in page_text(_search(client, "儿童之家"))  # cached: no result
     before = _search_version(session)
     with app.app_context():
-        assert catch_up(session) == {"indexed": 1, "removed": 0}
+        assert catch_up(session) == {"indexed": 1, "removed": 0, "rebuilt": False}
     assert _search_version(session) > before  # the cached search page goes
     assert "儿童之家开放日" in page_text(_search(client, "儿童之家"))
 
     notes.change("1", title="儿童之家开放时间调整", version="2")
     with app.app_context():
-        assert catch_up(session) == {"indexed": 1, "removed": 0}
+        assert catch_up(session) == {"indexed": 1, "removed": 0, "rebuilt": False}
     text = page_text(_search(client, "儿童之家"))
     assert "开放时间调整" in text and "儿童之家开放日" not in text
 
     del notes.live["1"]
     with app.app_context():
-        assert catch_up(session) == {"indexed": 0, "removed": 1}
+        assert catch_up(session) == {"indexed": 0, "removed": 1, "rebuilt": False}
         assert "notes:1" not in get_index().versions()
         unchanged = _search_version(session)
-        assert catch_up(session) == {"indexed": 0, "removed": 0}
+        assert catch_up(session) == {"indexed": 0, "removed": 0, "rebuilt": False}
     assert _search_version(session) == unchanged  # nothing mended, nothing bumped
     assert "没有找到" in page_text(_search(client, "儿童之家"))
 
@@ -102,7 +102,7 @@ def test_documents_of_a_source_that_is_gone_are_removed(app, session, notes, mon
     with app.app_context():
         catch_up(session)
         monkeypatch.setattr(registry, "search_sources", lambda: [publicity_source])
-        assert catch_up(session) == {"indexed": 0, "removed": 1}
+        assert catch_up(session) == {"indexed": 0, "removed": 1, "rebuilt": False}
         assert get_index().versions() == {}
 
 
