@@ -175,6 +175,7 @@ ACTION_LABELS: dict[str, Any] = {
     "content.retracted": _l("Retracted a content item"),
     "content.restored": _l("Restored an earlier revision"),
     "content.attachment_added": _l("Attached a file to a content item"),
+    "content.attachment_removed": _l("Removed a file from a content item"),
     "content.went_live": _l("Content went online at its scheduled time"),
     "content.expired": _l("Content went offline at its expiry time"),
     "content.loaded.created": _l("Shipped content loaded (new)"),

@@ -14,7 +14,7 @@ class LoginForm(PortalForm):
             DataRequired(_l("Enter your mobile number or e-mail address.")),
             Length(max=254, message=_l("This is too long.")),
         ],
-        render_kw={"autocomplete": "username", "inputmode": "email"},
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
     password = PasswordField(
         _l("Password"),

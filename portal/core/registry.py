@@ -78,6 +78,17 @@ class SitemapEntry:
 
 
 @dataclass(frozen=True)
+class SiteMapSection:
+    """A part of the site map page for people (/sitemap): a heading and its links."""
+
+    title: Any
+    url: str | None = None
+    links: tuple[tuple[Any, str], ...] = ()  # (title, path)
+    # The link titles are texts people wrote in Chinese (marked lang="zh-CN" on English pages).
+    content: bool = False
+
+
+@dataclass(frozen=True)
 class AreaSpec:
     """One area's declaration."""
 
@@ -93,6 +104,8 @@ class AreaSpec:
     robots_disallow: tuple[str, ...] = ()
     # "module:function" taking a session, yielding SitemapEntry rows of public pages.
     sitemap: str | None = None
+    # "module:function" taking a session and returning SiteMapSection rows (the /sitemap page).
+    site_map: str | None = None
     # "module:function" taking a session and returning HTML for the home page (a block).
     home: str | None = None
     # "module:function" taking a session and returning lines to print (demo data it added).
@@ -127,7 +140,9 @@ def check(spec: AreaSpec) -> None:
     """Fail at start when a declared module is missing (a misspelt jobs module, say)."""
     paths = [spec.blueprint, *(spec.cli), *spec.search_sources]
     paths += [q.count for q in spec.queues]
-    paths += [p for p in (spec.models, spec.jobs, spec.sitemap, spec.home, spec.demo) if p]
+    paths += [
+        p for p in (spec.models, spec.jobs, spec.sitemap, spec.site_map, spec.home, spec.demo) if p
+    ]
     for path in paths:
         module_name = path.partition(":")[0]
         if not _module_exists(module_name):
@@ -204,6 +219,10 @@ def sitemap_entries(session) -> Iterable[SitemapEntry]:
     for spec in areas():
         if spec.sitemap:
             yield from resolve(spec.sitemap)(session)
+
+
+def site_map_sections(session) -> list[SiteMapSection]:
+    return [section for s in areas() if s.site_map for section in resolve(s.site_map)(session)]
 
 
 def search_sources() -> list[Any]:

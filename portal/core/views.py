@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    request,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import text
 
 from portal.auth.labels import office_label, role_label
@@ -33,6 +45,26 @@ bp.add_app_template_global(absolute_url)
 bp.add_app_template_global(absolute_path)
 
 
+@dataclass(frozen=True)
+class SiteLink:
+    title: Any
+    url: str
+
+
+# The pages a county site links from every page (shipped in content/pages/, loaded with
+# `flask content load`): help first, then who runs the site, privacy and the disclaimer.
+SITE_PAGES = (
+    ("hotlines", _l("Hotlines")),
+    ("about", _l("About the portal")),
+    ("privacy", _l("Privacy statement")),
+    ("disclaimer", _l("Disclaimer")),
+)
+
+
+def site_pages() -> dict[str, SiteLink]:
+    return {slug: SiteLink(title, f"/pages/{slug}") for slug, title in SITE_PAGES}
+
+
 @bp.app_context_processor
 def layout_context():
     return {
@@ -40,8 +72,19 @@ def layout_context():
         "nav_links": registry.nav_links(),
         "account_links": header_links(current_user),
         "hotlines": HOTLINES,
+        "site_pages": site_pages(),
         "now": utcnow(),
     }
+
+
+@bp.app_template_global()
+def content_lang() -> Markup:
+    """` lang="zh-CN"` on an element holding Chinese content when the page is in English.
+
+    Titles and texts written by people are Chinese; screen readers and browsers need to know
+    when they sit in an English page.
+    """
+    return Markup("") if is_chinese() else Markup(' lang="zh-CN"')
 
 
 @bp.app_template_global()
@@ -98,6 +141,29 @@ def sitemap():
     entries += list(registry.sitemap_entries(get_session()))
     body = render("core/sitemap.xml", entries=entries, base=current_app.config["PORTAL_BASE_URL"])
     return Response(body.get_data(), mimetype="application/xml")
+
+
+@bp.route("/sitemap")
+@public
+@cached_page(ALL)
+def site_map():
+    """The site map for people (网站地图): every area, the columns and the portal's pages."""
+    return render(
+        "core/site_map.html",
+        links=registry.nav_links(),
+        sections=registry.site_map_sections(get_session()),
+    )
+
+
+@bp.route("/favicon.ico")
+@public
+def favicon():
+    """The icon browsers ask for at the site's root (the layout also links favicon.svg)."""
+    icon = Path(current_app.static_folder) / "favicon.ico"
+    response = Response(icon.read_bytes(), mimetype="image/vnd.microsoft.icon")
+    response.cache_control.public = True
+    response.cache_control.max_age = 7 * 24 * 3600
+    return response
 
 
 @bp.route("/robots.txt")

@@ -42,5 +42,6 @@ AREA = AreaSpec(
     search_sources=("portal.publicity.search:source",),
     robots_disallow=("/publicity/manage/", "/publicity/review"),
     sitemap="portal.publicity.services:sitemap_entries",
+    site_map="portal.publicity.views:site_map_sections",
     home="portal.publicity.views:home_block",
 )

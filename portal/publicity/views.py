@@ -520,3 +520,26 @@ def upload(item_id: int):
 @roles_required(Role.REVIEWER)
 def review_queue():
     return render("publicity/review.html", rows=services.review_queue(get_session()))
+
+
+def site_map_sections(session) -> list:
+    """The special column's columns and the portal's pages, for the site map page (/sitemap)."""
+    from flask import url_for
+
+    from portal.core.registry import SiteMapSection
+
+    columns = tuple(
+        (c.title, url_for("publicity.column", segment=c.segment))
+        for c in services.COLUMNS
+        if c.listed
+    )
+    pages = services.live_page(session, kind=Kind.PAGE, page=1, per_page=100).items
+    return [
+        SiteMapSection(_l("Policy and news"), url_for("publicity.index"), columns),
+        SiteMapSection(
+            _l("About the portal and help"),
+            None,
+            tuple((revision.title, _url(item)) for item, revision in pages),
+            content=True,
+        ),
+    ]
