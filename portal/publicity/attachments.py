@@ -1,4 +1,8 @@
-"""Uploads (security.md 20): size limit, type by content, images re-encoded without EXIF."""
+"""Uploads (security.md 20): size limit, type by content, images re-encoded without EXIF.
+
+A file added to or removed from an item goes into its working draft (services.attachment_draft):
+the public sees the change once a reviewer publishes that revision, never before.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session
 
 from portal import audit
+from portal.auth.models import User
 from portal.i18n import N_
+from portal.publicity import services
 from portal.publicity.models import Attachment, Item
 from portal.publicity.services import PublicityError
 
@@ -33,17 +39,23 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     return None
 
 
+def _too_large() -> PublicityError:
+    return PublicityError(N_("The image is too large (at most 40 megapixels)."), field="file")
+
+
 def reencode_image(data: bytes, content_type: str) -> bytes:
     """Decode and save the pixels again: EXIF (GPS included) and anything hidden is dropped."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise PublicityError(
-                    N_("The image is too large (at most 40 megapixels)."), field="file"
-                )
+                raise _too_large()
             image.load()
             pixels = image.convert("RGB") if content_type == "image/jpeg" else image.copy()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # Pillow stops (or, below twice its limit, warns about) very large images before we can
+        # measure them: those are too large, not unreadable.
+        raise _too_large() from error
+    except (UnidentifiedImageError, OSError) as error:
         raise PublicityError(N_("The image could not be read."), field="file") from error
     out = io.BytesIO()
     if content_type == "image/jpeg":
@@ -65,11 +77,11 @@ def store(
     item: Item,
     filename: str,
     data: bytes,
-    user_id: int,
+    user: User,
     upload_dir: Path,
     ip: str | None = None,
 ) -> Attachment:
-    """Check, clean and keep one uploaded file for an item."""
+    """Check, clean and keep one uploaded file for an item, in its working draft."""
     if not data:
         raise PublicityError(N_("The file is empty."), field="file")
     if len(data) > MAX_FILE_BYTES:
@@ -81,6 +93,7 @@ def store(
     is_image = content_type.startswith("image/")
     if is_image:
         data = reencode_image(data, content_type)
+    revision = services.attachment_draft(session, item=item, user=user, ip=ip)
     digest = hashlib.sha256(data).hexdigest()
     upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the portal's account only
     path = upload_dir / digest
@@ -98,22 +111,23 @@ def store(
         size=len(data),
         sha256=digest,
         is_image=is_image,
-        created_by=user_id,
+        created_by=user.id,
+        added_in_revision_id=revision.id,
     )
     session.add(attachment)
+    item.updated_at = attachment.created_at
+    session.add(item)
     session.flush()
-    if item.live:
-        from portal import cache
-
-        cache.bump(session, "publicity")  # the public page now lists the file
+    # Nothing public changed: the file shows once a reviewer publishes this revision.
     audit.record(
         session,
         action="content.attachment_added",
-        actor_id=user_id,
+        actor_id=user.id,
         ip=ip,
         target_type="item",
         target_id=item.id,
         attachment=attachment.id,
+        revision=revision.number,
     )
     return attachment
 

@@ -3,6 +3,10 @@
 Idempotent by slug: a new file creates an item, a changed file publishes a new revision, an
 unchanged file is left alone, and an item a person has edited in the portal is not overwritten.
 One bad file is reported with its name and line and does not stop the others.
+
+An item's date (the one lists, feeds, search years and sorting use) is the document's own:
+`published_at` (发布日期) when the file gives it, else `written` (成文日期), else `publish_at`.
+A file with none of them is refused; the day it is loaded is never its date.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from portal.publicity import services
 from portal.publicity.models import Item, Kind
 from portal.timeutil import SHANGHAI
 
-REQUIRED = ("slug", "kind", "title", "summary", "published_at")
+REQUIRED = ("slug", "kind", "title", "summary")
 META_KEYS = tuple(dict.fromkeys(k for names in services.META_FIELDS.values() for k in names))
-OPTIONAL = {*META_KEYS, "policy", "related", "publish_at", "expire_at"}
+OPTIONAL = {*META_KEYS, "published_at", "policy", "related", "publish_at", "expire_at"}
+# Where the document's date comes from, first found first.
+DATE_KEYS = ("published_at", "written", "publish_at")
 # Policies first, so interpretations can point at them.
 KIND_ORDER = {Kind.POLICY: 0, Kind.LAW: 1}
 
@@ -104,9 +110,15 @@ def parse(path: Path) -> ContentFile:
         raise ContentFileError(
             path, _key_line(front_lines, "kind"), f"kind must be one of: {allowed}"
         ) from None
-    for key in ("published_at", "publish_at", "expire_at"):
+    for key in ("published_at", "written", "publish_at", "expire_at"):
         if front.get(key) is not None:
             front[key] = _as_datetime(front[key], path, _key_line(front_lines, key), key)
+    if not any(front.get(key) for key in DATE_KEYS):
+        raise ContentFileError(
+            path,
+            end + 1,
+            "the document's date is missing: give published_at (发布日期) or written (成文日期)",
+        )
     if "related" in front and not isinstance(front["related"], list):
         raise ContentFileError(path, _key_line(front_lines, "related"), "related must be a list")
     if kind == Kind.INTERPRETATION and not front.get("policy"):
@@ -115,6 +127,11 @@ def parse(path: Path) -> ContentFile:
     if "<" in body and any(tag in body.lower() for tag in ("<script", "<iframe", "<div", "<span")):
         raise ContentFileError(path, end + 2, "raw HTML is not allowed in content; use Markdown")
     return ContentFile(path, front, body, hashlib.sha256(raw).hexdigest())
+
+
+def document_date(front: dict) -> datetime:
+    """The document's publication date: 发布日期, else 成文日期, else its publish-at time."""
+    return next(front[key] for key in DATE_KEYS if front.get(key))
 
 
 def _draft(content: ContentFile) -> services.Draft:
@@ -138,7 +155,7 @@ def _publish_directly(session: Session, item: Item, content: ContentFile) -> Non
         session,
         item=item,
         draft=_draft(content),
-        published_at=content.front["published_at"],
+        published_at=document_date(content.front),
         source_file=str(content.path)[-200:],
         source_hash=content.digest,
     )

@@ -85,10 +85,18 @@ class Revision(RevisionBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="content_item.id", index=True)
     number: int
+    # Rendered once when the revision is saved, never on a page view (see markdown.render).
     body_html: str = Field(default="", sa_type=Text)
+    # [id, text] of each level-2 heading of body_html: the page's table of contents.
+    toc: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: RevisionStatus = Field(default=RevisionStatus.DRAFT, sa_type=String(12))
+    # Who saved this revision: every save is attributed to the person who made it.
     created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    # Everyone whose text this revision holds: its saver, the authors of the revision it was
+    # started from, and those of any earlier revision with the same text. None of them may
+    # publish it (services._publish_refusal).
+    text_authors: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     reviewed_by: int | None = Field(default=None, foreign_key="user_account.id")
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -108,12 +116,19 @@ class RevisionCreate(RevisionBase):
 
 
 class Attachment(SQLModel, table=True):
-    """A PDF or image attached to an item; the file lives under instance/uploads."""
+    """A PDF or image attached to an item; the file lives under instance/uploads.
+
+    Attachments belong to revisions, like the text: a revision shows the files added in it or
+    before it (by revision number) and not yet removed. Adding or removing a file goes into the
+    working draft, so the public sees the change only once a reviewer publishes that draft.
+    """
 
     __tablename__ = "content_attachment"
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="content_item.id", index=True)
+    added_in_revision_id: int = Field(foreign_key="content_revision.id")
+    removed_in_revision_id: int | None = Field(default=None, foreign_key="content_revision.id")
     filename: str = Field(max_length=120)
     content_type: str = Field(max_length=40)
     size: int

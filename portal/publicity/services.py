@@ -1,4 +1,16 @@
-"""Publicity rules: writing, review (Plone's simple publication workflow), revisions, timing."""
+"""Publicity rules: writing, review (Plone's simple publication workflow), revisions, timing.
+
+Who may write and who may publish:
+
+- Any editor or reviewer may edit any item, another writer's draft included (a newsroom works
+  so). Each save is a new revision attributed to the person who saved it (`created_by`).
+- A revision records everyone whose text it holds (`text_authors`): its saver, the authors of
+  the revision it was started from, and the authors of any earlier revision of the item with the
+  same text. Adding or removing an attachment changes the working draft and counts as well.
+- Nobody publishes a revision whose text they wrote or changed: a reviewer among its authors is
+  refused, by `publish` and by the screens alike (`_publish_refusal`). Text sent back and saved
+  again unchanged by someone else is still its writer's, so its writer still cannot publish it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +22,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, select
 
 from portal import audit, cache, notify
@@ -20,8 +33,9 @@ from portal.core.fields import max_length, validated
 from portal.i18n import N_
 from portal.notify.models import Channel
 from portal.pagination import Page, paginate
-from portal.publicity.markdown import render_markdown
+from portal.publicity.markdown import render
 from portal.publicity.models import (
+    Attachment,
     Item,
     ItemStatus,
     Kind,
@@ -161,6 +175,23 @@ def _require(user: User, roles: frozenset[Role]) -> None:
         raise NotAllowed(N_("Your account is not allowed to do this."))
 
 
+def _authors(*groups) -> list[int]:
+    return sorted({int(user_id) for group in groups for user_id in group if user_id is not None})
+
+
+def _same_text_authors(session: Session, item: Item, title: str, summary: str, body: str, meta):
+    """Authors of the item's earlier revisions whose text is exactly this one."""
+    rows = session.exec(
+        select(Revision.meta, Revision.text_authors).where(
+            Revision.item_id == item.id,
+            Revision.title == title,
+            Revision.summary == summary,
+            Revision.body == body,
+        )
+    ).all()
+    return _authors(*(authors for old_meta, authors in rows if old_meta == meta))
+
+
 def _new_revision(
     session: Session,
     item: Item,
@@ -168,21 +199,31 @@ def _new_revision(
     meta: dict,
     user_id: int | None,
     status: RevisionStatus = RevisionStatus.DRAFT,
+    base: Revision | None = None,
 ) -> Revision:
+    """A new revision, its Markdown rendered now, with the authors of the text it holds."""
     number = (
         session.exec(select(func.max(Revision.number)).where(Revision.item_id == item.id)).one()
         or 0
     ) + 1
+    title, summary, body = draft.title.strip(), (draft.summary or "").strip(), draft.body or ""
+    rendered = render(body)
     revision = Revision(
         item_id=item.id,
         number=number,
-        title=draft.title.strip(),
-        summary=(draft.summary or "").strip(),
-        body=draft.body or "",
-        body_html=render_markdown(draft.body or ""),
+        title=title,
+        summary=summary,
+        body=body,
+        body_html=rendered.html,
+        toc=[list(entry) for entry in rendered.toc],
         meta=meta,
         status=status,
         created_by=user_id,
+        text_authors=_authors(
+            [user_id],
+            base.text_authors if base is not None else [],
+            _same_text_authors(session, item, title, summary, body, meta),
+        ),
     )
     session.add(revision)
     session.flush()
@@ -242,9 +283,19 @@ def live_revision(session: Session, item: Item) -> Revision | None:
 
 
 def save_draft(
-    session: Session, *, item: Item, editor: User, draft: Draft, ip: str | None = None
+    session: Session,
+    *,
+    item: Item,
+    editor: User,
+    draft: Draft,
+    ip: str | None = None,
+    base: Revision | None = None,
 ) -> Revision:
-    """Every save is kept as a new revision; the live text stays until a reviewer publishes."""
+    """Every save is kept as a new revision; the live text stays until a reviewer publishes.
+
+    Any writer may save any item's draft; the revision is attributed to them and still holds
+    the authors of the text it started from (`base`, by default the working revision).
+    """
     _require(editor, WRITERS)
     current = working_revision(session, item)
     if current is not None and current.status == RevisionStatus.PENDING:
@@ -253,7 +304,9 @@ def save_draft(
     if current is not None and current.status == RevisionStatus.DRAFT:
         current.status = RevisionStatus.SUPERSEDED
         session.add(current)
-    revision = _new_revision(session, item, draft, meta, editor.id)
+    revision = _new_revision(
+        session, item, draft, meta, editor.id, base=base if base is not None else current
+    )
     item.working_revision_id = revision.id
     item.policy_id = policy_id if item.kind == Kind.INTERPRETATION else item.policy_id
     item.publish_at, item.expire_at = draft.publish_at, draft.expire_at
@@ -279,18 +332,10 @@ def submit(session: Session, *, item: Item, user: User, ip: str | None = None) -
     revision = working_revision(session, item)
     if revision is None or revision.status != RevisionStatus.DRAFT:
         raise PublicityError(N_("There is no new draft to submit."))
-    if item.kind == Kind.AD:
-        from portal.publicity.models import Attachment
-
-        has_image = session.exec(
-            select(Attachment.id).where(
-                Attachment.item_id == item.id, Attachment.is_image.is_(True)
-            )
-        ).first()
-        if has_image is None:
-            raise PublicityError(
-                N_("A public-service ad needs its image: attach a JPEG or PNG first.")
-            )
+    if item.kind == Kind.AD and not any(
+        a.is_image for a in revision_attachments(session, revision)
+    ):
+        raise PublicityError(N_("A public-service ad needs its image: attach a JPEG or PNG first."))
     revision.status = RevisionStatus.PENDING
     session.add(revision)
     if item.status != ItemStatus.PUBLISHED:
@@ -393,10 +438,19 @@ def may_review(user: User) -> bool:
     return user.role in REVIEWERS
 
 
+def wrote(user: User, revision: Revision) -> bool:
+    """Whether this user wrote or changed any of the revision's text."""
+    return user.id in revision.text_authors or revision.created_by == user.id
+
+
 def _publish_refusal(reviewer: User, revision: Revision) -> str | None:
-    """Why this reviewer may not publish this revision (None: they may)."""
-    if revision.created_by == reviewer.id:
-        return N_("You cannot publish your own writing; another reviewer must.")
+    """Why this reviewer may not publish this revision (None: they may).
+
+    The one rule, for the action and the screens: nobody publishes a revision whose text they
+    wrote or changed, even when someone else saved it again unchanged.
+    """
+    if wrote(reviewer, revision):
+        return N_("You wrote or changed this text, so another reviewer must publish it.")
     return None
 
 
@@ -432,16 +486,23 @@ def permissions(session: Session, item: Item, user: User) -> ItemPermissions:
 
 def item_context(session: Session, item: Item, user: User) -> dict[str, Any]:
     """Everything the item's management page shows, with the user's permissions."""
-    from portal.publicity.models import Attachment
-
+    working, live = working_revision(session, item), live_revision(session, item)
+    current = working or live
+    attachments = revision_attachments(session, current) if current else []
+    live_files = revision_attachments(session, live) if live else []
+    kept = {a.id for a in attachments}
     return {
         "item": item,
         "revisions": session.exec(
             select(Revision).where(Revision.item_id == item.id).order_by(Revision.number.desc())
         ).all(),
-        "working": working_revision(session, item),
-        "live": live_revision(session, item),
-        "attachments": session.exec(select(Attachment).where(Attachment.item_id == item.id)).all(),
+        "working": working,
+        "live": live,
+        # The working revision's files (those not public yet marked) and the public files it
+        # takes away: what a reviewer publishes along with the text.
+        "attachments": attachments,
+        "new_attachments": kept - {a.id for a in live_files},
+        "removed_attachments": [a for a in live_files if a.id not in kept],
         "can": permissions(session, item, user),
     }
 
@@ -572,24 +633,33 @@ def retract(session: Session, *, item: Item, reviewer: User, ip: str | None = No
     )
 
 
-def restore(
-    session: Session, *, item: Item, revision_id: int, editor: User, ip: str | None = None
-) -> Revision:
-    """Start a new draft from an old revision; it goes through review like any edit."""
-    old = session.get(Revision, revision_id)
-    if old is None or old.item_id != item.id:
-        raise PublicityError(N_("That revision does not belong to this item."))
+def _draft_of(session: Session, item: Item, revision: Revision) -> Draft:
+    """A revision's text as a draft, with the item's current timing and policy link."""
     policy = session.get(Item, item.policy_id) if item.policy_id else None
-    draft = Draft(
-        title=old.title,
-        summary=old.summary,
-        body=old.body,
-        meta=dict(old.meta),
+    return Draft(
+        title=revision.title,
+        summary=revision.summary,
+        body=revision.body,
+        meta=dict(revision.meta),
         publish_at=item.publish_at,
         expire_at=item.expire_at,
         policy_slug=policy.slug if policy else None,
     )
-    revision = save_draft(session, item=item, editor=editor, draft=draft, ip=ip)
+
+
+def restore(
+    session: Session, *, item: Item, revision_id: int, editor: User, ip: str | None = None
+) -> Revision:
+    """Start a new draft from an old revision; it goes through review like any edit.
+
+    The text comes back with its authors; the attachments stay as they are now.
+    """
+    old = session.get(Revision, revision_id)
+    if old is None or old.item_id != item.id:
+        raise PublicityError(N_("That revision does not belong to this item."))
+    revision = save_draft(
+        session, item=item, editor=editor, draft=_draft_of(session, item, old), ip=ip, base=old
+    )
     audit.record(
         session,
         action="content.restored",
@@ -601,6 +671,96 @@ def restore(
         revision=revision.number,
     )
     return revision
+
+
+# Attachments -----------------------------------------------------------------------------
+
+
+_ADDED_IN, _REMOVED_IN = aliased(Revision), aliased(Revision)  # built once: costly per call
+
+
+def _in_revision(number: int):
+    """Attachments that belong to the item's revision with this number."""
+    return (
+        select(Attachment)
+        .join(_ADDED_IN, _ADDED_IN.id == Attachment.added_in_revision_id)
+        .outerjoin(_REMOVED_IN, _REMOVED_IN.id == Attachment.removed_in_revision_id)
+        .where(
+            _ADDED_IN.number <= number,
+            or_(_REMOVED_IN.id.is_(None), _REMOVED_IN.number > number),
+        )
+    )
+
+
+def revision_attachments(session: Session, revision: Revision) -> list[Attachment]:
+    """The files of this revision: added in it or before it, and not removed by then."""
+    statement = _in_revision(revision.number).where(Attachment.item_id == revision.item_id)
+    return list(session.exec(statement.order_by(Attachment.id)).all())
+
+
+def attachment_is_public(session: Session, attachment: Attachment) -> bool:
+    """Whether anyone may download the file: it belongs to its item's live revision."""
+    row = session.exec(
+        select(Item.live, Revision.number)
+        .join(Revision, Revision.id == Item.live_revision_id)
+        .where(Item.id == attachment.item_id)
+    ).first()
+    if row is None or not row[0]:
+        return False
+    found = session.exec(_in_revision(row[1]).where(Attachment.id == attachment.id)).first()
+    return found is not None
+
+
+def attachment_draft(session: Session, *, item: Item, user: User, ip: str | None = None):
+    """The working draft that a change of files goes into, so it is reviewed like the text.
+
+    An open draft is used (its authors now include this user); otherwise a new draft starts
+    from the working text. Refused while a revision waits for review.
+    """
+    _require(user, WRITERS)
+    current = working_revision(session, item)
+    if current is not None and current.status == RevisionStatus.PENDING:
+        raise PublicityError(N_("This item is waiting for review; wait for the outcome."))
+    if current is not None and current.status == RevisionStatus.DRAFT:
+        if not wrote(user, current):
+            current.text_authors = _authors(current.text_authors, [user.id])
+            session.add(current)
+        return current
+    base = current or live_revision(session, item)
+    return save_draft(
+        session, item=item, editor=user, draft=_draft_of(session, item, base), ip=ip, base=base
+    )
+
+
+def remove_attachment(
+    session: Session, *, item: Item, attachment_id: int, user: User, ip: str | None = None
+) -> Attachment:
+    """Take a file off the item in the working draft; the public keeps it until publication."""
+    _require(user, WRITERS)
+    current = working_revision(session, item) or live_revision(session, item)
+    attachment = session.get(Attachment, attachment_id)
+    if (
+        attachment is None
+        or current is None
+        or attachment not in revision_attachments(session, current)
+    ):
+        raise PublicityError(N_("That file is not attached to this item."))
+    revision = attachment_draft(session, item=item, user=user, ip=ip)
+    attachment.removed_in_revision_id = revision.id
+    session.add(attachment)
+    item.updated_at = utcnow()
+    session.add(item)
+    audit.record(
+        session,
+        action="content.attachment_removed",
+        actor_id=user.id,
+        ip=ip,
+        target_type="item",
+        target_id=item.id,
+        attachment=attachment.id,
+        revision=revision.number,
+    )
+    return attachment
 
 
 def revision_diff(old: Revision, new: Revision) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -684,25 +844,36 @@ def manage_page(session: Session, *, status: str, kind: str, page: int, per_page
     return page_of(session, statement, page=page, per_page=per_page, live=False)
 
 
+# A list shows titles, summaries and dates: a revision's text is loaded only if it is read.
+LISTED = (defer(Revision.body), defer(Revision.body_html), defer(Revision.toc))
+
+
 def with_revisions(
     session: Session, items: list[Item], *, live: bool = True
 ) -> list[tuple[Item, Revision]]:
     ids = [i.live_revision_id if live else i.working_revision_id for i in items]
-    revisions = {
-        r.id: r
-        for r in session.exec(select(Revision).where(Revision.id.in_([i for i in ids if i])))
-    }
+    statement = select(Revision).where(Revision.id.in_([i for i in ids if i])).options(*LISTED)
+    revisions = {r.id: r for r in session.exec(statement)}
     return [
         (item, revisions[rid]) for item, rid in zip(items, ids, strict=True) if rid in revisions
     ]
 
 
+def _live_rows(session: Session, condition, *, shown=LISTED):
+    """(item, live revision) of the live items meeting the condition, in one query."""
+    statement = (
+        select(Item, Revision)
+        .join(Revision, Revision.id == Item.live_revision_id)
+        .where(Item.live.is_(True), condition)
+        .options(*shown)
+    )
+    return [(item, revision) for item, revision in session.exec(statement)]
+
+
 def live_by_slug(session: Session, slug: str) -> tuple[Item, Revision] | None:
-    item = session.exec(select(Item).where(Item.slug == slug, Item.live.is_(True))).first()
-    if item is None:
-        return None
-    revision = live_revision(session, item)
-    return (item, revision) if revision else None
+    """A live item and its live revision, as its page shows them (not the Markdown source)."""
+    found = _live_rows(session, Item.slug == slug, shown=(defer(Revision.body),))
+    return found[0] if found else None
 
 
 def live_texts(session: Session, ids: list[int]) -> dict[int, str]:
@@ -718,29 +889,23 @@ def live_texts(session: Session, ids: list[int]) -> dict[int, str]:
 
 
 def detail_context(session: Session, item: Item, revision: Revision) -> dict[str, Any]:
-    """What a detail page shows around the text: metadata, links, attachments."""
-    from portal.publicity.models import Attachment
-
-    related = []
-    if revision.meta.get("related"):
-        found = session.exec(
-            select(Item).where(Item.slug.in_(revision.meta["related"]), Item.live.is_(True))
-        ).all()
-        related = with_revisions(session, list(found))
-    policy = None
-    if item.kind == Kind.INTERPRETATION and item.policy_id:
-        linked = session.get(Item, item.policy_id)
-        if linked is not None and linked.live:
-            policy = with_revisions(session, [linked])[0]
-    interpretations = []
+    """What a detail page shows around the text: metadata, links, attachments, contents."""
+    # The related items, the policy explained and the interpretations: one query for all.
+    slugs = [str(slug) for slug in revision.meta.get("related") or []]
+    explains = item.policy_id if item.kind == Kind.INTERPRETATION else None
+    wanted = [Item.slug.in_(slugs)] if slugs else []
+    if explains:
+        wanted.append(Item.id == explains)
     if item.kind == Kind.POLICY:
-        found = session.exec(
-            select(Item).where(Item.policy_id == item.id, Item.live.is_(True))
-        ).all()
-        interpretations = with_revisions(session, list(found))
-    attachments = session.exec(
-        select(Attachment).where(Attachment.item_id == item.id).order_by(Attachment.id)
-    ).all()
+        wanted.append(Item.policy_id == item.id)
+    rows = sorted(_live_rows(session, or_(*wanted)), key=lambda row: row[0].id) if wanted else []
+    related = sorted(
+        (row for row in rows if row[0].slug in slugs), key=lambda row: slugs.index(row[0].slug)
+    )
+    policy = next((row for row in rows if row[0].id == explains), None)
+    interpretations = [
+        row for row in rows if item.kind == Kind.POLICY and row[0].policy_id == item.id
+    ]
     meta = [
         (META_LABELS[name], revision.meta[name])
         for name in META_FIELDS.get(item.kind, ())
@@ -753,7 +918,8 @@ def detail_context(session: Session, item: Item, revision: Revision) -> dict[str
         "related": related,
         "policy": policy,
         "interpretations": interpretations,
-        "attachments": attachments,
+        "attachments": revision_attachments(session, revision),
+        "toc": revision.toc,  # stored when the revision was saved
     }
 
 

@@ -29,7 +29,6 @@ from portal.db import get_session
 from portal.publicity import attachments as files
 from portal.publicity import services
 from portal.publicity.forms import ItemForm, ReturnForm, UploadForm
-from portal.publicity.markdown import headings
 from portal.publicity.models import Attachment, Item, Kind, Revision
 from portal.security import has_role, public, roles_required
 from portal.timeutil import SHANGHAI, utcnow
@@ -148,7 +147,6 @@ def _detail(item: Item, revision: Revision, *, preview: bool = False):
         "publicity/detail.html",
         **services.detail_context(get_session(), item, revision),
         column=services.COLUMN_BY_KIND[item.kind],
-        toc=headings(revision.body_html),
         preview=preview,
     )
 
@@ -180,9 +178,9 @@ def page(slug: str):
 def attachment(attachment_id: int, name: str):
     session = get_session()
     attached = session.get(Attachment, attachment_id)
-    item = session.get(Item, attached.item_id) if attached else None
-    # Checked on every request: public while the item is live, to its writers always.
-    if item is None or not (item.live or has_role(*WRITER_ROLES)):
+    # Checked on every request: public while it belongs to the live revision, to writers always.
+    public = attached is not None and services.attachment_is_public(session, attached)
+    if attached is None or not (public or has_role(*WRITER_ROLES)):
         abort(404)
     path = files.file_path(Path(current_app.config["PORTAL_UPLOAD_DIR"]), attached)
     if not path.exists():
@@ -192,8 +190,12 @@ def attachment(attachment_id: int, name: str):
         mimetype=attached.content_type,
         as_attachment=True,
         download_name=attached.filename,
-        max_age=0 if not item.live else 3600,
+        max_age=0,
     )
+    # A file can leave the live revision at any time: no shared cache may keep it, and a
+    # browser asks again each time (the ETag makes that cheap).
+    response.headers["Cache-Control"] = "private, no-cache" if public else "private, no-store"
+    response.headers.pop("Expires", None)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -504,14 +506,22 @@ def upload(item_id: int):
                 item=item,
                 filename=upload.filename or "",
                 data=data,
-                user_id=current_user.id,
+                user=current_user,
                 upload_dir=Path(current_app.config["PORTAL_UPLOAD_DIR"]),
                 ip=request.remote_addr,
             )
         except DomainError as error:
             form_error(form, error)
         else:
-            flash(_("The file is attached."), "success")
+            flash(
+                _("The file is attached.")
+                + (
+                    " " + _("It shows on the public page once a reviewer publishes the draft.")
+                    if item.live
+                    else ""
+                ),
+                "success",
+            )
             return see_other("publicity.item", item_id=item_id)
     return _item_page(item, upload_form=form)
 
@@ -519,7 +529,45 @@ def upload(item_id: int):
 @bp.route("/publicity/review")
 @roles_required(Role.REVIEWER)
 def review_queue():
-    return render("publicity/review.html", rows=services.review_queue(get_session()))
+    rows = services.review_queue(get_session())
+    own = {revision.id for _item, revision in rows if services.wrote(current_user, revision)}
+    return render("publicity/review.html", rows=rows, own=own)
+
+
+@bp.route(
+    "/publicity/manage/<int:item_id>/attachments/<int:attachment_id>/remove",
+    methods=["GET", "POST"],
+)
+@roles_required(*WRITER_ROLES)
+def remove_attachment(item_id: int, attachment_id: int):
+    """Ask first (a page that works without JavaScript), then take the file off the draft."""
+    item = _item_or_404(item_id)
+    attached = get_session().get(Attachment, attachment_id)
+    if attached is None or attached.item_id != item.id:
+        abort(404)
+    if request.method == "POST":  # the CSRF token was checked before the view ran
+        try:
+            services.remove_attachment(
+                get_session(),
+                item=item,
+                attachment_id=attachment_id,
+                user=current_user,
+                ip=request.remote_addr,
+            )
+        except DomainError as error:
+            flash_error(error)
+        else:
+            flash(
+                _("The file is removed from the draft.")
+                + (
+                    " " + _("It stays on the public page until a reviewer publishes the draft.")
+                    if item.live
+                    else ""
+                ),
+                "success",
+            )
+        return see_other("publicity.item", item_id=item_id)
+    return render("publicity/remove_attachment.html", item=item, attachment=attached)
 
 
 def site_map_sections(session) -> list:

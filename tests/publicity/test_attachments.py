@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from portal.config import load_config
 from portal.publicity.models import Attachment, Item
-from tests.conftest import login, make_user, post
+from tests.conftest import login, make_user, page_text, post
 from tests.publicity.test_views import NEW
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -100,7 +100,6 @@ def test_wrong_files_are_refused_with_a_clear_message(item_page, session, name, 
     response = _upload(c, item, name, data)
     # Refused like any form: the item's page again, the reason on the upload field.
     assert response.status_code == 200
-    from tests.conftest import page_text
 
     assert message in page_text(response)
     assert 'id="file-error"' in response.get_data(as_text=True)
@@ -122,7 +121,6 @@ def test_too_large_uploads_answer_413(item_page, app, monkeypatch):
 def test_files_over_8_mb_are_refused(item_page, session):
     c, item = item_page
     response = _upload(c, item, "big.pdf", PDF + b"0" * (8 * 1024 * 1024))
-    from tests.conftest import page_text
 
     # The item's page is shown again with the error on the upload form (nothing stored).
     assert response.status_code == 200
@@ -145,7 +143,6 @@ def test_a_public_service_ad_needs_its_image_before_review(app, session, editor)
     post(c, "/publicity/manage/new", {**NEW, "kind": "ad", "slug": "ad-river"})
     item = session.exec(select(Item).where(Item.slug == "ad-river")).one()
     response = post(c, f"/publicity/manage/{item.id}/submit")
-    from tests.conftest import page_text
 
     assert "公益广告须有图片" in page_text(c.get(response.headers["Location"]))
     _upload(c, item, "poster.png", _png())
@@ -160,11 +157,202 @@ def _png() -> bytes:
     return out.getvalue()
 
 
-def test_a_file_attached_to_a_live_item_appears_on_its_cached_page(app, session, publish, editor):
+def _publish_working(app, session, item, editor, reviewer):
+    from portal.publicity import services
+
+    session.expire_all()  # what the requests committed
+    with app.app_context():
+        item = session.get(Item, item.id)
+        services.submit(session, item=item, user=editor)
+        services.publish(session, item=item, reviewer=reviewer)
+        session.commit()
+
+
+def _status(client, url) -> int:
+    """The status of a download, its file closed."""
+    response = client.get(url)
+    response.close()
+    return response.status_code
+
+
+def _public_page(app, path):
+    return app.test_client().get(path).get_data(as_text=True)
+
+
+def test_a_file_added_to_a_live_item_waits_for_review(app, session, publish, editor, reviewer):
     item = publish(kind="notice", slug="t-files", title="讲座通知")
-    public = app.test_client()
-    assert "讲座安排.pdf" not in public.get("/publicity/notices/t-files").get_data(as_text=True)
+    page = "/publicity/notices/t-files"
+    assert "讲座安排.pdf" not in _public_page(app, page)  # cached from here on
     c = app.test_client()
     login(c, editor)
-    _upload(c, item, "讲座安排.pdf", PDF)
-    assert "讲座安排.pdf" in public.get("/publicity/notices/t-files").get_data(as_text=True)
+    response = _upload(c, item, "讲座安排.pdf", PDF)
+    assert "审核员发布草稿后" in page_text(c.get(response.headers["Location"]))
+    attachment = session.exec(select(Attachment)).one()
+    url = f"/publicity/files/{attachment.id}/{attachment.filename}"
+    # Not public: neither on the page nor as a download, while the draft waits.
+    assert "讲座安排.pdf" not in _public_page(app, page)
+    assert _status(app.test_client(), url) == 404
+    writers_copy = c.get(url)
+    assert writers_copy.status_code == 200 and writers_copy.data == PDF
+    writers_copy.close()
+    assert "尚未公开" in page_text(c.get(f"/publicity/manage/{item.id}"))
+    # It went into a new draft revision, which goes through review like the text.
+    from portal.publicity import services
+
+    session.expire_all()
+    item = session.get(Item, item.id)
+    working = services.working_revision(session, item)
+    assert working.id != item.live_revision_id and working.status == "draft"
+    assert attachment.added_in_revision_id == working.id
+    _publish_working(app, session, item, editor, reviewer)
+    assert "讲座安排.pdf" in _public_page(app, page)
+    download = app.test_client().get(url)
+    assert download.status_code == 200 and download.data == PDF
+    download.close()
+
+
+def test_a_live_file_is_never_cached_publicly(app, session, publish, editor, reviewer):
+    item = publish(kind="notice", slug="t-cache-file", title="通知")
+    c = app.test_client()
+    login(c, editor)
+    _upload(c, item, "日程.pdf", PDF)
+    _publish_working(app, session, session.get(Item, item.id), editor, reviewer)
+    attachment = session.exec(select(Attachment)).one()
+    download = app.test_client().get(f"/publicity/files/{attachment.id}/{attachment.filename}")
+    assert download.status_code == 200
+    cache_control = download.headers["Cache-Control"]
+    assert "private" in cache_control and "public" not in cache_control
+    assert "no-cache" in cache_control and "Expires" not in download.headers
+    again = app.test_client().get(
+        f"/publicity/files/{attachment.id}/{attachment.filename}",
+        headers={"If-None-Match": download.headers["ETag"]},
+    )
+    assert again.status_code == 304  # asking again is cheap, and checks the file is still live
+    download.close()
+    again.close()
+
+
+def test_removing_a_file_is_confirmed_and_waits_for_review(app, session, publish, editor, reviewer):
+    item = publish(kind="notice", slug="t-remove", title="通知")
+    c = app.test_client()
+    login(c, editor)
+    _upload(c, item, "旧日程.pdf", PDF)
+    _publish_working(app, session, session.get(Item, item.id), editor, reviewer)
+    attachment = session.exec(select(Attachment)).one()
+    page, url = "/publicity/notices/t-remove", f"/publicity/files/{attachment.id}/x.pdf"
+    remove = f"/publicity/manage/{item.id}/attachments/{attachment.id}/remove"
+    assert f'href="{remove}"' in c.get(f"/publicity/manage/{item.id}").get_data(as_text=True)
+    # Asked first, on a page that works without JavaScript.
+    question = c.get(remove)
+    assert question.status_code == 200
+    assert "确定从此条目中删除“旧日程.pdf”吗？" in page_text(question)
+    assert f'action="{remove}"' in question.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Attachment, attachment.id).removed_in_revision_id is None  # GET: nothing
+    # No CSRF token, no removal.
+    assert c.post(remove).status_code == 400
+    response = post(c, remove)
+    assert response.status_code == 303
+    assert "文件已从草稿中删除" in page_text(c.get(response.headers["Location"]))
+    # Still public until the draft that removes it is published.
+    assert "旧日程.pdf" in _public_page(app, page)
+    assert _status(app.test_client(), url) == 200
+    _publish_working(app, session, session.get(Item, item.id), editor, reviewer)
+    assert "旧日程.pdf" not in _public_page(app, page)
+    assert _status(app.test_client(), url) == 404
+    assert _status(c, url) == 200  # writers still reach every file
+    # The old revision still lists it: a preview shows what was public then.
+    first = session.exec(select(Item).where(Item.id == item.id)).one()
+    old = c.get(f"/publicity/manage/{first.id}/preview/1").get_data(as_text=True)
+    assert "旧日程.pdf" not in old  # added in revision 2
+    second = c.get(f"/publicity/manage/{first.id}/preview/2").get_data(as_text=True)
+    assert "旧日程.pdf" in second
+
+
+def test_removing_is_for_writers_and_for_files_of_the_item(app, session, item_page, publish):
+    c, item = item_page
+    _upload(c, item, "a.pdf", PDF)
+    attachment = session.exec(select(Attachment)).one()
+    other_item = publish(kind="news", slug="n-other-item", title="别的")
+    assert (
+        c.get(f"/publicity/manage/{other_item.id}/attachments/{attachment.id}/remove").status_code
+        == 404
+    )
+    assert c.get(f"/publicity/manage/{item.id}/attachments/999999/remove").status_code == 404
+    volunteer = app.test_client()
+    login(volunteer, make_user(session, role="volunteer"))
+    remove = f"/publicity/manage/{item.id}/attachments/{attachment.id}/remove"
+    assert post(volunteer, remove).status_code == 403
+    post(c, remove)
+    # Removed once; a second try says so in Chinese.
+    response = post(c, remove)
+    assert "该文件不是此条目的附件" in page_text(c.get(response.headers["Location"]))
+
+
+def test_files_cannot_change_while_a_revision_waits_for_review(app, session, item_page):
+    c, item = item_page
+    _upload(c, item, "a.pdf", PDF)
+    post(c, f"/publicity/manage/{item.id}/submit")
+    response = _upload(c, item, "b.pdf", PDF + b"b")
+    assert response.status_code == 200
+    assert "正在等待审核" in page_text(response)
+    attachment = session.exec(select(Attachment)).one()
+    removed = post(c, f"/publicity/manage/{item.id}/attachments/{attachment.id}/remove")
+    assert "正在等待审核" in page_text(c.get(removed.headers["Location"]))
+    session.expire_all()
+    assert session.get(Attachment, attachment.id).removed_in_revision_id is None
+
+
+@pytest.mark.parametrize("open_draft", [False, True])
+def test_a_reviewer_who_adds_a_file_cannot_publish_the_draft(
+    app, session, publish, editor, reviewer, open_draft
+):
+    from portal.publicity import services
+
+    item = publish(kind="notice", slug="t-reviewer-file", title="通知")
+    if open_draft:  # the editor's draft is open: the file goes into it, saved by the editor
+        with app.app_context():
+            services.save_draft(session, item=item, editor=editor, draft=services.Draft(title="改"))
+            session.commit()
+    c = app.test_client()
+    login(c, reviewer)
+    _upload(c, item, "补充.pdf", PDF)
+    session.expire_all()
+    with app.app_context():
+        item = session.get(Item, item.id)
+        working = services.working_revision(session, item)
+        assert working.created_by == (editor.id if open_draft else reviewer.id)
+        services.submit(session, item=item, user=editor)
+        assert not services.permissions(session, item, reviewer).can_publish
+        other = make_user(session, role="reviewer", name="审核丙")
+        assert services.permissions(session, item, other).can_publish
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims these dimensions (no pixel data is needed to refuse it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [
+        (8000, 5001),  # just over 40 megapixels
+        (10000, 10000),  # 100 megapixels: Pillow warns
+        (20000, 10000),  # 200 megapixels: Pillow refuses to open it
+    ],
+)
+def test_an_oversized_image_is_refused_as_too_large(item_page, session, width, height):
+    c, item = item_page
+    response = _upload(c, item, "海报.png", _png_header(width, height))
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "图片过大（最多 4000 万像素）" in text and "无法读取" not in text
+    assert session.exec(select(Attachment)).first() is None

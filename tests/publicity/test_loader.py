@@ -1,5 +1,6 @@
 """`flask content load`: the shipped content, idempotence, updates, and clear errors per file."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,16 @@ def test_an_item_edited_in_the_portal_is_not_overwritten(app, session, tmp_path,
             "must be a date",
         ),
         (
+            "---\nslug: n-undated\nkind: policy\ntitle: t\nsummary: s\nissuer: 国务院\n---\nb\n",
+            7,
+            "the document's date is missing: give published_at (发布日期) or written (成文日期)",
+        ),
+        (
+            "---\nslug: n-written\nkind: policy\ntitle: t\nsummary: s\nwritten: 二〇一六年\n---\nb\n",
+            6,
+            "written must be a date",
+        ),
+        (
             "---\nslug: n-html\nkind: news\ntitle: t\nsummary: s\npublished_at: 2026-01-01\n---\n<script>x</script>\n",
             8,
             "raw HTML",
@@ -162,3 +173,100 @@ def test_the_cli_reports_each_file_and_fails_on_errors(app, tmp_path):
     assert result.exit_code == 1
     assert "created" in result.output and "good.md" in result.output
     assert "bad.md:1:" in result.output
+
+
+POLICY = """---
+slug: {slug}
+kind: policy
+title: {title}
+summary: 摘要
+issuer: {issuer}
+{dates}
+---
+正文
+"""
+
+
+def _policy(directory, slug, title, issuer, dates):
+    (directory / f"{slug}.md").write_text(
+        POLICY.format(slug=slug, title=title, issuer=issuer, dates=dates), encoding="utf-8"
+    )
+
+
+def test_a_document_is_dated_by_its_own_date_never_the_day_it_is_loaded(
+    app, session, client, tmp_path, time_machine
+):
+    from datetime import datetime
+
+    from portal.timeutil import SHANGHAI
+
+    time_machine.move_to(datetime(2026, 11, 29, 10, 0, tzinfo=SHANGHAI), tick=False)
+    _policy(tmp_path, "p-guofa", "国务院的意见", "国务院", "written: 2016-02-04")
+    _policy(tmp_path, "p-county", "县里的实施意见", "县政府办公室", "published_at: 2017-09-01")
+    _policy(
+        tmp_path,
+        "p-both",
+        "发布晚于成文",
+        "市政府办公室",
+        "written: 2016-11-20\npublished_at: 2016-12-02",
+    )
+    _policy(tmp_path, "p-timed", "定时发布", "县政府办公室", "publish_at: 2016-06-01")
+    assert {r.outcome for r in _load(app, tmp_path).values()} == {"created"}
+    dated = {
+        item.slug: item.published_at.astimezone(SHANGHAI).date().isoformat()
+        for item in session.exec(select(Item))
+    }
+    # 成文日期 when nothing else is given; 发布日期 when it is; publish-at as a last resort.
+    assert dated == {
+        "p-guofa": "2016-02-04",
+        "p-county": "2017-09-01",
+        "p-both": "2016-12-02",
+        "p-timed": "2016-06-01",
+    }
+    guofa = session.exec(select(Item).where(Item.slug == "p-guofa")).one()
+    assert guofa.published_at.astimezone(SHANGHAI).isoformat() == "2016-02-04T09:00:00+08:00"
+    assert live_revision(session, guofa).meta["written"] == "2016-02-04"
+    # Newest first: the county's 2017 policy above the 2016 ones, in lists and feeds.
+    text = client.get("/publicity/policies/").get_data(as_text=True)
+    order = [
+        text.index(title)
+        for title in ("县里的实施意见", "发布晚于成文", "定时发布", "国务院的意见")
+    ]
+    assert order == sorted(order)
+    shown = re.findall(r'<time datetime="([^"]*)">', text)
+    assert shown == [
+        "2017-09-01T01:00:00+00:00",
+        "2016-12-02T01:00:00+00:00",
+        "2016-06-01T01:00:00+00:00",
+        "2016-02-04T01:00:00+00:00",
+    ]
+    import feedparser
+
+    feed = feedparser.parse(client.get("/publicity/policies/feed.atom").get_data())
+    assert [e.title for e in feed.entries][:2] == ["县里的实施意见", "发布晚于成文"]
+    assert feed.entries[-1].published.startswith("2016-02-04")
+
+
+def test_the_shipped_higher_level_policies_are_dated_in_2016(app, session, client):
+    from portal.timeutil import SHANGHAI
+
+    _load(app, CONTENT)
+    dates = {
+        item.slug: item.published_at.astimezone(SHANGHAI).date()
+        for item in session.exec(select(Item).where(Item.kind.in_(["policy", "law"])))
+    }
+    for slug in (
+        "policy-guofa-2016-13",
+        "policy-zhezhengbanfa-2016-50",
+        "policy-lizhengbanfa-2016-149",
+    ):
+        assert dates[slug].year == 2016, slug
+    assert str(dates["policy-guofa-2016-13"]) == "2016-02-04"
+    assert str(dates["songyang-2017-139"]) == "2017-09-01"
+    # Every law is dated by when it was made, never by when the portal loaded it.
+    assert all(day.year < 2026 for day in dates.values()), dates
+    listing = client.get("/publicity/policies/").get_data(as_text=True)
+    county = listing.index("松阳县人民政府办公室关于加强留守儿童关爱保护工作的实施意见")
+    assert county < listing.index("国务院关于加强农村留守儿童关爱保护工作的意见")
+    assert county < listing.index("浙江省人民政府办公厅关于加强农村留守儿童关爱保护工作的实施意见")
+    assert county < listing.index("丽水市人民政府办公室关于加强留守儿童关爱保护工作的实施意见")

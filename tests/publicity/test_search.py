@@ -294,3 +294,19 @@ def test_policies_are_found_by_index_number_and_issuing_body(client, shipped):
 def test_a_hit_shows_its_document_number(client, shipped):
     text = page_text(client.get("/search", query_string={"q": "139号"}))
     assert f"{POLICY} 政策文件 · 松政办发〔2017〕139号 ·" in text
+
+
+def test_documents_are_filed_under_the_year_they_were_issued(app, session, client, shipped):
+    from portal.publicity.search import source
+
+    with app.app_context():
+        years = {d.title: d.year for d in source.documents(session)}
+    assert years["国务院关于加强农村留守儿童关爱保护工作的意见"] == "2016"
+    assert years["中华人民共和国反家庭暴力法"] == "2015"
+    in_2016 = _titles(client, "留守儿童", year="2016")
+    assert "国务院关于加强农村留守儿童关爱保护工作的意见" in in_2016
+    assert "浙江省人民政府办公厅关于加强农村留守儿童关爱保护工作的实施意见" in in_2016
+    assert "松阳县人民政府办公室关于加强" not in in_2016
+    assert "国务院关于加强农村留守儿童关爱保护工作的意见" not in _titles(
+        client, "留守儿童", year="2026"
+    )
