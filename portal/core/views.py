@@ -148,10 +148,13 @@ def sitemap():
 @cached_page(ALL)
 def site_map():
     """The site map for people (网站地图): every area, the columns and the portal's pages."""
+    sections = registry.site_map_sections(get_session())
+    listed = {url for section in sections for _title, url in section.links}
     return render(
         "core/site_map.html",
         links=registry.nav_links(),
-        sections=registry.site_map_sections(get_session()),
+        sections=sections,
+        other_pages=[link for link in site_pages().values() if link.url not in listed],
     )
 
 
