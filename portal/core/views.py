@@ -202,10 +202,12 @@ def healthz():
         current_app.logger.warning("health check failed: %s", type(error).__name__)
         return jsonify(status="unavailable", database="unreachable"), 503
     from portal.search import index_health
+    from portal.security import rate_limit_status
 
     search = index_health()
-    detail = {"search": search}
-    degraded = search["state"] != "ok"
+    limits = rate_limit_status(current_app)
+    detail = {"search": search, "rate_limit": limits}
+    degraded = search["state"] != "ok" or bool(limits["warning"])
     status = "degraded" if degraded else "ok"
     return jsonify(status=status, database="ok", **detail)
 

@@ -28,3 +28,16 @@ def test_healthz_answers_503_without_the_database(new_app):
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["status"] == "unavailable"
+
+
+def test_login_limits_counted_per_worker_show_as_degraded(app, client, monkeypatch):
+    with app.app_context():
+        get_index()
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")  # several gunicorn workers, no REDIS_URL
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["status"] == "degraded"
+    assert response.json["rate_limit"]["shared"] is False
+    assert response.json["rate_limit"]["warning"]
+    monkeypatch.delenv("WEB_CONCURRENCY")
+    assert client.get("/healthz").json["status"] == "ok"
