@@ -253,7 +253,9 @@ def test_removing_a_file_is_confirmed_and_waits_for_review(app, session, publish
     assert c.post(remove).status_code == 400
     response = post(c, remove)
     assert response.status_code == 303
-    assert "文件已从草稿中删除" in page_text(c.get(response.headers["Location"]))
+    item_page = page_text(c.get(response.headers["Location"]))
+    assert "文件已从草稿中删除" in item_page
+    assert "本草稿中删除的文件（发布前仍公开显示）： 旧日程.pdf" in item_page
     # Still public until the draft that removes it is published.
     assert "旧日程.pdf" in _public_page(app, page)
     assert _status(app.test_client(), url) == 200
