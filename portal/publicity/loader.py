@@ -26,7 +26,15 @@ from portal.timeutil import SHANGHAI
 
 REQUIRED = ("slug", "kind", "title", "summary")
 META_KEYS = tuple(dict.fromkeys(k for names in services.META_FIELDS.values() for k in names))
-OPTIONAL = {*META_KEYS, "published_at", "policy", "related", "publish_at", "expire_at"}
+OPTIONAL = {
+    *META_KEYS,
+    "published_at",
+    "date_precision",
+    "policy",
+    "related",
+    "publish_at",
+    "expire_at",
+}
 # Where the document's date comes from, first found first.
 DATE_KEYS = ("published_at", "written", "publish_at")
 # Policies first, so interpretations can point at them.
@@ -119,6 +127,16 @@ def parse(path: Path) -> ContentFile:
             end + 1,
             "the document's date is missing: give published_at (发布日期) or written (成文日期)",
         )
+    if front.get("date_precision") not in (None, "day", "year"):
+        raise ContentFileError(
+            path, _key_line(front_lines, "date_precision"), "date_precision must be day or year"
+        )
+    if front.get("date_precision") == "year":
+        # Only the year is known: the date is kept as the year's last day (it sorts within its
+        # year) and shown as the year alone.
+        for key in DATE_KEYS:
+            if front.get(key):
+                front[key] = front[key].replace(month=12, day=31)
     if "related" in front and not isinstance(front["related"], list):
         raise ContentFileError(path, _key_line(front_lines, "related"), "related must be a list")
     if kind == Kind.INTERPRETATION and not front.get("policy"):
@@ -127,6 +145,11 @@ def parse(path: Path) -> ContentFile:
     if "<" in body and any(tag in body.lower() for tag in ("<script", "<iframe", "<div", "<span")):
         raise ContentFileError(path, end + 2, "raw HTML is not allowed in content; use Markdown")
     return ContentFile(path, front, body, hashlib.sha256(raw).hexdigest())
+
+
+def date_precision(front: dict) -> str:
+    """How much of the date is known: "day", or "year" when the front matter says so."""
+    return "year" if front.get("date_precision") == "year" else "day"
 
 
 def document_date(front: dict) -> datetime:
@@ -156,6 +179,7 @@ def _publish_directly(session: Session, item: Item, content: ContentFile) -> Non
         item=item,
         draft=_draft(content),
         published_at=document_date(content.front),
+        date_precision=date_precision(content.front),
         source_file=str(content.path)[-200:],
         source_hash=content.digest,
     )

@@ -60,6 +60,9 @@ class Item(SQLModel, table=True):
     publish_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     expire_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "day", or "year" for a document whose day of publication is not known (shown as 2016年;
+    # published_at is then the year's last day, so it sorts within its year).
+    date_precision: str = Field(default="day", max_length=5)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Bumped whenever what the public sees of this item changes (drives the search index).

@@ -557,6 +557,7 @@ def publish_shipped(
     item: Item,
     draft: Draft,
     published_at: datetime,
+    date_precision: str = "day",
     source_file: str,
     source_hash: str,
 ) -> Revision:
@@ -572,6 +573,7 @@ def publish_shipped(
     item.policy_id = policy_id
     item.publish_at, item.expire_at = draft.publish_at, draft.expire_at
     item.published_at = published_at
+    item.date_precision = date_precision
     item.source_file, item.source_hash = source_file, source_hash
     item.updated_at = utcnow()
     _set_live(session, item, utcnow())

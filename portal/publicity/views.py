@@ -26,6 +26,7 @@ from portal.cache import cached_page
 from portal.core.converters import id_number
 from portal.core.domain import DomainError
 from portal.db import get_session
+from portal.i18n import format_day, is_chinese
 from portal.publicity import attachments as files
 from portal.publicity import services
 from portal.publicity.forms import ItemForm, ReturnForm, UploadForm
@@ -56,6 +57,17 @@ def _column(segment: str) -> services.Column:
 
 _url = services.public_url
 bp.add_app_template_global(_url, "item_url")
+
+
+@bp.app_template_global()
+def item_date(item: Item) -> str:
+    """The item's publication date as far as it is known (the year alone when only it is)."""
+    if item.published_at is None:
+        return ""
+    if item.date_precision == "year":
+        year = item.published_at.astimezone(SHANGHAI).year
+        return f"{year}年" if is_chinese() else str(year)
+    return format_day(item.published_at)
 
 
 def home_block(session) -> Markup:

@@ -1,6 +1,7 @@
 """`flask content load`: the shipped content, idempotence, updates, and clear errors per file."""
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from portal.extensions import db
 from portal.publicity.loader import load_directory
 from portal.publicity.models import Item, Revision
 from portal.publicity.services import live_revision
+from portal.timeutil import SHANGHAI
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 GOOD = """---
@@ -270,3 +272,34 @@ def test_the_shipped_higher_level_policies_are_dated_in_2016(app, session, clien
     assert county < listing.index("国务院关于加强农村留守儿童关爱保护工作的意见")
     assert county < listing.index("浙江省人民政府办公厅关于加强农村留守儿童关爱保护工作的实施意见")
     assert county < listing.index("丽水市人民政府办公室关于加强留守儿童关爱保护工作的实施意见")
+
+
+def test_a_document_known_only_by_its_year_shows_the_year_alone(app, session, tmp_path, client):
+    (tmp_path / "p.md").write_text(
+        "---\nslug: p-year-only\nkind: policy\ntitle: 只知道年份的文件\nsummary: 摘要\n"
+        "published_at: 2016-03-01\ndate_precision: year\n---\n正文\n",
+        encoding="utf-8",
+    )
+    with app.app_context():
+        [result] = load_directory(db, tmp_path, report=lambda r: None)
+    assert result.outcome == "created"
+    item = session.exec(select(Item).where(Item.slug == "p-year-only")).one()
+    assert item.date_precision == "year"
+    assert item.published_at.astimezone(SHANGHAI).date() == date(2016, 12, 31)
+    page = client.get("/publicity/policies/p-year-only").get_data(as_text=True)
+    assert "2016年</time>" in page and "2016年12月31日" not in page
+    listing = client.get("/publicity/policies/").get_data(as_text=True)
+    assert "2016年12月31日" not in listing
+
+
+def test_a_wrong_date_precision_is_refused_with_its_line(tmp_path):
+    from portal.publicity.loader import ContentFileError, parse
+
+    path = tmp_path / "p.md"
+    path.write_text(
+        "---\nslug: p-bad\nkind: policy\ntitle: t\nsummary: s\npublished_at: 2016-03-01\n"
+        "date_precision: month\n---\nx\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ContentFileError, match="date_precision must be day or year"):
+        parse(path)
