@@ -362,3 +362,21 @@ def test_a_refused_send_back_keeps_the_reviewers_comment(writer_client, reviewer
     assert long_comment in html  # what the reviewer typed is still in the box
     session.expire_all()
     assert session.get(Revision, item.working_revision_id).status == "pending"
+
+
+@pytest.mark.parametrize("path", ["/publicity/manage/new", "/publicity/manage/new?kind=policy"])
+def test_the_new_item_form_shows_each_field_once(writer_client, path):
+    html = writer_client.get(path).get_data(as_text=True)
+    for name in ("doc_no", "issuer", "written", "index_no", "title", "policy_slug"):
+        assert html.count(f'name="{name}"') == 1, name
+
+
+def test_a_refused_new_policy_shows_each_field_and_error_once(writer_client):
+    response = post(
+        writer_client,
+        "/publicity/manage/new",
+        {**NEW, "kind": "policy", "slug": "p-new", "doc_no": "x" * 121},
+    )
+    html = response.get_data(as_text=True)
+    assert html.count('name="doc_no"') == 1
+    assert html.count('id="doc_no-error"') == 1
