@@ -273,15 +273,17 @@ class SearchIndex:
 
     def _state(self) -> tuple:
         """What identifies the index on disk now: its directory, generation and TOC file."""
-        folder = _folder(self.path)
-        generation = _generation(self.path) if folder else -1
-        if generation < 0:
-            raise IndexUnavailable(f"no search index in {self.path}", missing=True)
-        try:
-            toc = os.stat(self.path / TOC._filename(INDEX_NAME, generation))
-        except OSError as error:  # replaced while we looked: the next look sees the new one
-            raise IndexUnavailable(_describe(error), missing=True) from error
-        return (*folder, generation, toc.st_ino, toc.st_mtime_ns)
+        for _look in range(3):  # a commit may remove the TOC we just listed: look again
+            folder = _folder(self.path)
+            generation = _generation(self.path) if folder else -1
+            if generation < 0:
+                break
+            try:
+                toc = os.stat(self.path / TOC._filename(INDEX_NAME, generation))
+            except OSError:
+                continue
+            return (*folder, generation, toc.st_ino, toc.st_mtime_ns)
+        raise IndexUnavailable(f"no search index in {self.path}", missing=True)
 
     def _close_searcher(self) -> None:
         if self._searcher is not None:
@@ -304,18 +306,24 @@ class SearchIndex:
                 segment = reader.segment()
                 if segment is not None:
                     reusable[segment.segment_id()] = reader
-        readers = []
-        for segment in toc.segments:
-            reader = reusable.get(segment.segment_id())
-            if (
-                reader is not None
-                and not reader.is_closed
-                and reader.segment().deleted_count() == segment.deleted_count()
-            ):
-                del reusable[segment.segment_id()]
-            else:
-                reader = _segment_reader(storage, toc, segment)
-            readers.append(reader)
+        readers, opened = [], []
+        try:
+            for segment in toc.segments:
+                reader = reusable.get(segment.segment_id())
+                if (
+                    reader is not None
+                    and not reader.is_closed
+                    and reader.segment().deleted_count() == segment.deleted_count()
+                ):
+                    del reusable[segment.segment_id()]
+                else:
+                    reader = _segment_reader(storage, toc, segment)
+                    opened.append(reader)
+                readers.append(reader)
+        except BaseException:
+            for reader in opened:
+                reader.close()
+            raise
         for reader in reusable.values():  # merged away, or with new deletions
             reader.close()
         if not readers:
