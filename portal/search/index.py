@@ -230,6 +230,7 @@ class SearchIndex:
         self._searcher_state: tuple | None = None
         self._lengths = LengthCache()
         self._expansions: dict[str, list[TermKey]] = {}
+        self._numbered_fields: tuple[object, list[str]] = (None, [])
         self.failure: str | None = None  # the last read that failed, until one succeeds
         try:
             with self._lock:
@@ -442,16 +443,19 @@ class SearchIndex:
                 found.append(terms)
         return found
 
-    @staticmethod
-    def numbered_documents(searcher, text: str) -> set[int]:
+    def numbered_documents(self, searcher, text: str) -> set[int]:
         """Documents whose document or index number the query holds (the most specific form
         of each number that any document has)."""
+        known, fields = self._numbered_fields
+        if known is not searcher:  # once per searcher: most indexes hold no numbers at all
+            fields = [name for name in NUMBER_FIELDS if any(True for _t in searcher.lexicon(name))]
+            self._numbered_fields = (searcher, fields)
         found: set[int] = set()
-        for forms in query_forms(text):
+        for forms in query_forms(text) if fields else ():
             for form in forms:
                 docs = {
                     d
-                    for name in NUMBER_FIELDS
+                    for name in fields
                     if searcher.doc_frequency(name, form)
                     for d in searcher.docs_for_query(Term(name, form))
                 }

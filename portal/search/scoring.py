@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -209,6 +209,21 @@ class TermScorer:
         self.lengths = lengths
         self.leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
         self._stats: dict[Term, tuple[float, float, float]] = {}
+        self._frequencies: dict[tuple[int, Term], int] = {}
+
+    def _frequency(self, reader, term: Term) -> int:
+        """How many documents of the segment (deleted ones too) hold the term; 0 without it.
+
+        Asked once per query: each look-up hashes the term in the segment's table.
+        """
+        key = (id(reader), term)
+        found = self._frequencies.get(key)
+        if found is None:
+            fieldname, text = term
+            # A field nothing in the segment has (numbers, issuer): no look-up at all.
+            found = reader.doc_frequency(fieldname, text) if reader.field_length(fieldname) else 0
+            self._frequencies[key] = found
+        return found
 
     def _term_stats(self, fieldname: str, text: str) -> tuple[float, float, float]:
         """(idf, average field length, B) from the whole index, as BM25FScorer takes them."""
@@ -228,7 +243,7 @@ class TermScorer:
     def _term(self, reader, offset: int, term: Term, only) -> dict[int, float]:
         """{document number: BM25F of the term} in one segment (`only`: these documents)."""
         fieldname, text = term
-        if term not in reader:
+        if not self._frequency(reader, term):
             return {}
         idf, avgfl, b = self._term_stats(fieldname, text)
         k1 = self.weighting.K1
@@ -246,12 +261,11 @@ class TermScorer:
             if (key := d + offset) in only
         }
 
-    @staticmethod
-    def _size(reader, terms: Sequence[Term]) -> int:
+    def _size(self, reader, terms: Sequence[Term]) -> int:
         """What Whoosh estimates an Or of these terms to match in the segment."""
-        return min(sum(reader.doc_frequency(f, t) for f, t in terms), reader.doc_count())
+        return min(sum(self._frequency(reader, term) for term in terms), reader.doc_count())
 
-    def _any(self, reader, parts: Sequence[dict[int, float]], sizes: Sequence[int]):
+    def _any(self, reader, parts: Sequence[dict[int, float]], sizes: Callable[[], list[int]]):
         """The parts of an Or added as Whoosh adds them in this segment."""
         if len(parts) == 1:
             return parts[0]
@@ -259,12 +273,12 @@ class TermScorer:
             len(parts) > 2 and reader.doc_count_all() <= ARRAY_UNION_MAX_DOCS
         ):
             return added_in_order(parts)
-        return evaluate(weighted_tree(sizes), parts, union)
+        return evaluate(weighted_tree(sizes()), parts, union)
 
     def _word(self, reader, offset: int, terms: Sequence[Term], only) -> dict[int, float]:
         """{document number: the word's score} in one segment: its terms' Or."""
         parts = [self._term(reader, offset, term, only) for term in terms]
-        return self._any(reader, parts, [reader.doc_frequency(f, t) for f, t in terms])
+        return self._any(reader, parts, lambda: [self._frequency(reader, t) for t in terms])
 
     def allowed(self, filters: Sequence[Term]) -> set[int] | None:
         """The documents holding every one of these (unscored) terms; None for no filter."""
@@ -299,7 +313,7 @@ class TermScorer:
     def _some(self, reader, offset: int, words, allowed) -> dict[int, float]:
         """Documents of the segment having some of the words, scored as Whoosh's Or of Ors."""
         tables = [self._word(reader, offset, terms, allowed) for terms in words]
-        return self._any(reader, tables, [self._size(reader, terms) for terms in words])
+        return self._any(reader, tables, lambda: [self._size(reader, terms) for terms in words])
 
     def rank(
         self,
