@@ -281,6 +281,10 @@ class SchedulerProcess:
         self.job_states = {name: JobState() for name in self.jobs}
         self.stop_event = threading.Event()
         self.scheduler: BackgroundScheduler | None = None
+        # Job threads plan retries only while this is open; closing it comes before a shutdown
+        # that waits for them (which holds APScheduler's lock that add_job needs).
+        self._retries_lock = threading.Lock()
+        self._retries_open = False
         self.confirmed_at: float | None = None  # clock() when the lock was last confirmed
         self.failures = 0  # consecutive turns that could not reach the database
 
@@ -351,6 +355,8 @@ class SchedulerProcess:
 
     def _start_jobs(self) -> None:
         self.scheduler = BackgroundScheduler(timezone=SHANGHAI)
+        with self._retries_lock:
+            self._retries_open = True
         for spec in self.jobs.values():
             self.scheduler.add_job(
                 self.run_scheduled,
@@ -373,23 +379,30 @@ class SchedulerProcess:
 
     def _stop_jobs(self) -> None:
         if self.scheduler is not None:
+            with self._retries_lock:
+                self._retries_open = False
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
 
     def _schedule_retry(self, spec: JobSpec, delay: float) -> None:
-        scheduler = self.scheduler
-        if scheduler is None:
-            return
-        scheduler.add_job(
-            self.run_scheduled,
-            trigger=DateTrigger(run_date=utcnow() + timedelta(seconds=delay)),
-            args=[spec],
-            kwargs={"retry": True},
-            id=f"{spec.name}#retry",
-            name=f"{spec.name} (retry)",
-            misfire_grace_time=spec.misfire_grace_time,
-            replace_existing=True,
-        )
+        """Run the job again in `delay` seconds, unless the jobs are stopping.
+
+        A retry that has not run when the jobs stop is planned again when they start.
+        """
+        with self._retries_lock:
+            scheduler = self.scheduler
+            if not self._retries_open or scheduler is None:
+                return
+            scheduler.add_job(
+                self.run_scheduled,
+                trigger=DateTrigger(run_date=utcnow() + timedelta(seconds=delay)),
+                args=[spec],
+                kwargs={"retry": True},
+                id=f"{spec.name}#retry",
+                name=f"{spec.name} (retry)",
+                misfire_grace_time=spec.misfire_grace_time,
+                replace_existing=True,
+            )
 
     def run_scheduled(self, spec: JobSpec, *, retry: bool = False) -> None:
         """Run a job for the scheduler: never raises; a transient failure is retried later."""

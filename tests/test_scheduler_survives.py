@@ -45,9 +45,16 @@ class Records(logging.Handler):
             self.records.append(record)
             self.changed.notify_all()
 
-    def fields(self, message: str) -> list[dict]:
+    def mark(self) -> int:
+        """Where the log is now: `fields(..., since=mark)` reads only what comes after."""
         with self.changed:
-            return [getattr(r, "fields", {}) for r in self.records if r.getMessage() == message]
+            return len(self.records)
+
+    def fields(self, message: str, since: int = 0) -> list[dict]:
+        with self.changed:
+            return [
+                getattr(r, "fields", {}) for r in self.records[since:] if r.getMessage() == message
+            ]
 
     def wait_for(
         self, predicate: Callable[[], bool], what: str, loop: threading.Thread | None = None
@@ -79,8 +86,8 @@ def records() -> Iterator[Records]:
 
 @pytest.fixture()
 def database_file(tmp_path, monkeypatch) -> Path:
-    """A SQLite file in a folder of its own, with a busy timeout of 0.1 s instead of 15 s."""
-    monkeypatch.setattr(portal_db, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    """A SQLite file in a folder of its own, with a busy timeout of 0.25 s instead of 15 s."""
+    monkeypatch.setattr(portal_db, "SQLITE_BUSY_TIMEOUT_MS", 250)
     folder = tmp_path / "data"
     folder.mkdir()
     path = folder / "portal.db"
@@ -160,11 +167,12 @@ def test_a_write_lock_held_past_the_busy_timeout_delays_the_scheduler_but_never_
     job.wait_beyond(0)
     blocker = sqlite3.connect(database_file, isolation_level=None)
     try:
-        blocker.execute("BEGIN IMMEDIATE")  # the write lock, held far past 0.1 s
+        blocker.execute("BEGIN IMMEDIATE")  # the write lock, held far past 0.25 s
+        locked = records.mark()
         records.wait_for(
             lambda: (
-                len(records.fields("scheduler cannot reach the database; retrying")) >= 5
-                and records.fields("job failed; retrying later")
+                len(records.fields("scheduler cannot reach the database; retrying", locked)) >= 5
+                and records.fields("job failed; retrying later", locked)
             ),
             "five failed heartbeats and a failed job",
             thread,
@@ -174,10 +182,11 @@ def test_a_write_lock_held_past_the_busy_timeout_delays_the_scheduler_but_never_
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+    released = records.mark()
     records.wait_for(
         lambda: (
-            records.fields("scheduler reached the database again")
-            and records.fields("job recovered")
+            records.fields("scheduler reached the database again", released)
+            and records.fields("job recovered", released)
         ),
         "recovery",
         thread,
@@ -185,13 +194,13 @@ def test_a_write_lock_held_past_the_busy_timeout_delays_the_scheduler_but_never_
     job.wait_beyond(done_while_locked)
     assert thread.is_alive()
 
-    failures = records.fields("scheduler cannot reach the database; retrying")
+    failures = records.fields("scheduler cannot reach the database; retrying", locked)
     # One line per failure, numbered, waiting longer each time up to the cap.
     assert [f["attempt"] for f in failures] == list(range(1, len(failures) + 1))
     assert [f["retry_in_s"] for f in failures[:4]] == [0.05, 0.1, 0.2, 0.2]
     assert all(f["phase"] == "heartbeat" and f["transient"] for f in failures)
     assert all(f["error"] == "OperationalError: database is locked" for f in failures)
-    job_failures = records.fields("job failed; retrying later")
+    job_failures = records.fields("job failed; retrying later", locked)
     assert job_failures[0]["job"] == "test.writes" and job_failures[0]["attempt"] == 1
     assert job_failures[0]["error"] == "OperationalError: database is locked"
     # The jobs kept running all along: the lock was never taken over or given up.
@@ -200,7 +209,7 @@ def test_a_write_lock_held_past_the_busy_timeout_delays_the_scheduler_but_never_
 
 
 def test_an_unreadable_database_file_delays_the_scheduler_but_never_ends_it(
-    running, records, database_file, new_app
+    running, records, database_file
 ):
     job = Writes()
     process, thread = running(job)
@@ -209,28 +218,34 @@ def test_an_unreadable_database_file_delays_the_scheduler_but_never_ends_it(
     away = folder.with_name("data-away")
     # The folder is renamed rather than made chmod 000, which root could still read: the
     # database, its WAL and shared-memory files disappear at once and nothing can reopen them.
+    gone = records.mark()
     folder.rename(away)
+
+    def unreadable() -> list[dict]:
+        return [
+            f
+            for f in records.fields("scheduler cannot reach the database; retrying", gone)
+            if f["error"] == "OperationalError: unable to open database file"
+        ]
+
     try:
         # Open connections would go on using the moved file: the next ones open the path.
         process.app.extensions["portal_db"].engine.dispose()
-        records.wait_for(
-            lambda: len(records.fields("scheduler cannot reach the database; retrying")) >= 3,
-            "three failed heartbeats",
-            thread,
-        )
+        records.wait_for(lambda: len(unreadable()) >= 3, "three failed heartbeats", thread)
         assert thread.is_alive()
         done_while_gone = job.done
     finally:
         away.rename(folder)
+    back = records.mark()
     records.wait_for(
-        lambda: records.fields("scheduler reached the database again"),
+        lambda: records.fields("scheduler reached the database again", back),
         "the database again",
         thread,
     )
     job.wait_beyond(done_while_gone)
     assert thread.is_alive()
-    failures = records.fields("scheduler cannot reach the database; retrying")
-    assert all(f["error"] == "OperationalError: unable to open database file" for f in failures)
+    attempts = [f["attempt"] for f in unreadable()]
+    assert attempts == sorted(set(attempts))  # one line per failure, each numbered
     with Session(process.app.extensions["portal_db"].engine) as session:
         assert session.get(SchedulerLock, "scheduler").owner == process.lock.owner
 
@@ -418,3 +433,34 @@ def test_backoff_doubles_from_one_second_up_to_a_minute():
     backoff = Backoff()
     assert [backoff.delay(n) for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
     assert backoff.delay(10_000) == 60
+
+
+def test_a_job_failing_while_the_scheduler_stops_does_not_hold_the_stop(
+    running, records, database_file
+):
+    """Stopping waits for running jobs; a job failing meanwhile must not wait for the stop."""
+    entered, stopping = threading.Event(), threading.Event()
+
+    def fails_during_the_stop():
+        entered.set()
+        assert stopping.wait(WAIT)
+        raise _database_error()
+
+    process, thread = running(fails_during_the_stop)
+    assert entered.wait(WAIT)
+    # APScheduler calls its executor's shutdown while holding the lock that planning a job
+    # needs: the job fails exactly then.
+    executor = process.scheduler._executors["default"]
+    real_shutdown = executor.shutdown
+
+    def shutdown(wait=True):
+        stopping.set()
+        real_shutdown(wait)
+
+    executor.shutdown = shutdown
+    process.request_stop()
+    thread.join(WAIT)
+    assert not thread.is_alive(), "the stop waited for a job that waited for the stop"
+    assert records.fields("scheduler stopped")
+    (failure,) = records.fields("job failed; retrying later")
+    assert failure["error"] == "OperationalError: database is locked"
