@@ -141,6 +141,7 @@ def test_filters_by_action_actor_township_and_china_dates(admin_client, log):
         "10.0.0.1"
     }
     assert _addresses(c, actor="100%_") == set()  # wildcards are matched as typed
+    assert _addresses(c, actor="周\u200b敏") == {"10.0.0.1", "10.0.0.2"}  # invisible: dropped
     assert "没有符合条件的记录" in page_text(c.get("/admin/audit?actor=nobody"))
 
 
