@@ -161,3 +161,13 @@ def test_a_fresh_install_shows_true_news_on_the_home_page(app, client):
         response = client.get(f"/pages/{slug}")
         assert response.status_code == 200, slug
         assert WRITTEN_BY_THE_PORTAL in page_text(response), slug
+
+
+def test_the_home_page_cards_do_not_promise_services_not_online(client):
+    """Each card of an area not yet online says so (its area rewrites the card when it lands)."""
+    from tests.conftest import page_text
+
+    text = page_text(client.get("/"))
+    for phrase in ("志愿者报名尚未开通", "在线申请尚未开通", "讲座预约尚未开通"):
+        assert phrase in text
+    assert "儿童主任" not in text

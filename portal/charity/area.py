@@ -13,10 +13,10 @@ AREA = AreaSpec(
         endpoint="charity.index",
         title=_l("Emergency aid"),
         summary=_l(
-            "The county charity federation's emergency fund helps a left-behind child "
-            "quickly when something serious happens; what it spends is made public."
+            "The county's policy asks charities to help a left-behind child in sudden "
+            "hardship through special and named funds. Applying here is not online yet."
         ),
-        audience=_l("For guardians, village child directors and charity staff."),
+        audience=_l("For guardians and those who apply on a child's behalf."),
         policy_clause="三（十一）",
         policy_text="慈善组织可通过专项基金、小额冠名基金等形式，探索开展留守儿童应急救助制度，在留守儿童遇到急难情况或突发意外时给予及时的关爱帮助。",
     ),

@@ -13,8 +13,8 @@ AREA = AreaSpec(
         endpoint="parents_school.index",
         title=_l("Parents' school"),
         summary=_l(
-            "Lectures for parents, grandparents and other guardians on raising children, "
-            "safety, health and the law, held in villages, schools and children's homes."
+            "The county's policy has offices and townships invite experts every year to "
+            "lecture parents and entrusted guardians. Booking here is not online yet."
         ),
         audience=_l("For parents, grandparents and entrusted guardians."),
         policy_clause="三（十）",

@@ -13,8 +13,8 @@ AREA = AreaSpec(
         endpoint="volunteers.index",
         title=_l("Volunteers"),
         summary=_l(
-            "Volunteers and Party members are vetted and paired one-on-one with a "
-            "left-behind child by township staff, visit the child and record their service."
+            "The county's policy pairs cadres, teachers, Party members and volunteers "
+            "one-on-one with left-behind children. Signing up here is not online yet."
         ),
         audience=_l("For volunteers, Party members, teachers and village cadres."),
         policy_clause="三（九）",
