@@ -17,8 +17,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.core.converters import BoundedIntConverter
     from portal.db import commit_request_session
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager
-
     from portal.web import check_host
+
     app = Flask(__name__, instance_relative_config=True)
     # Before any blueprint: ids too large for the database match no route (404, never a 500).
     app.url_map.converters["int"] = BoundedIntConverter
@@ -37,11 +37,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     logs.init_app(app)
+    # Before any other hook: a host the portal does not serve gets 400, never a page.
+    app.before_request(check_host)
     # Before every other hook: a cached page is answered before sessions, users or Babel load,
     # and stored after every header has been set.
     cache.init_app(app)
-    # Before any other hook: a host the portal does not serve gets 400, never a page.
-    app.before_request(check_host)
     db.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
