@@ -26,6 +26,8 @@ def test_a_reader_who_taps_a_link_sees_no_box_around_the_page(live_server, phone
     expect(page.locator("h1")).to_have_text("家长学校")
     assert page.evaluate("window.__boostMarker") == 1  # a boosted navigation, not a reload
     # The heading has the focus (screen readers announce the new page), not the whole <main>.
+    # Focus moves once htmx has settled the swap, a moment after the heading shows: wait for it.
+    expect(page.locator("h1")).to_be_focused()
     assert page.evaluate(FOCUSED) == "H1:家长学校"
     assert _outline(page, "h1") == "none"
     assert _outline(page, "#main") == "none"
@@ -41,6 +43,7 @@ def test_a_keyboard_user_lands_on_the_new_heading_with_a_visible_ring(live_serve
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_have_text("志愿服务")
     assert page.evaluate("window.__boostMarker") == 2
+    expect(page.locator("h1")).to_be_focused()
     assert page.evaluate(FOCUSED) == "H1:志愿服务"
     assert _outline(page, "h1") == "solid"  # :focus-visible after a key press
     assert _outline(page, "#main") == "none"
