@@ -1,17 +1,20 @@
 """Ranking, term at a time: Whoosh's BM25F read straight from its postings.
 
-Whoosh answers an And of Ors by advancing a tree of matchers document by document, and its
-top-N pruning (`optimize=True`) returns a different first page from full scoring on about one
-query in five, then runs the query again to count the hits. The portal's queries are small
-(a few words, each looked for in a few fields), so it is faster to read each term's postings
-once per segment, add each term's BM25F contribution into a table per word, intersect the
-words' tables (smallest first) and take the page with a heap.
+Whoosh answers an And of Ors by advancing a tree of matchers document by document; its top-N
+pruning (`optimize=True`, and even `limit=10` alone across segments) returns a different first
+page from full scoring on about one query in eight, and it runs the query a second time to
+count the hits. The portal's queries are small (a few words, each looked for in a few fields),
+so it is faster to read each term's postings once per segment, turn them into a table of
+BM25F scores, read the words smallest first (the others only for the documents still in the
+running), and take the page with a heap.
 
-The scores are Whoosh's own: the same formula and parameters as `whoosh.scoring.BM25F`, the
-same idf and average field lengths (from the whole index, deleted documents included), the
-same lossy field lengths, and the weights as stored, field boosts included. Rankings therefore
-equal `searcher.search(query, limit=None, optimize=False)`; ties go to the lower document
-number, as in Whoosh. `reader.postings()` skips deleted documents.
+The scores are Whoosh's own to the last bit: the same formula and parameters as
+`whoosh.scoring.BM25F`, the same idf and average field lengths (from the whole index, deleted
+documents included), the same lossy field lengths, the weights as stored (field boosts
+included), and the sums made in the order Whoosh's matchers make them. Rankings therefore
+equal `searcher.search(query, limit=None, optimize=False)`, even between two documents a
+rounding apart; ties go to the lower document number, as in Whoosh. `reader.postings()` skips
+deleted documents.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def read_postings(reader, fieldname: str, text: str) -> tuple[Sequence[int], Seq
             if matcher._data is None:
                 matcher._read_data()
             # Document numbers are stored as gaps: add them up in C (whoosh's delta_decode is a
-            # Python generator, a third of the time of a search).
+            # Python generator, about a fifth of the time of a search).
             gaps = matcher._data[0]
             ids.extend(gaps if matcher._byteids else accumulate(gaps))
             matcher._read_weights()
