@@ -288,7 +288,10 @@ def test_policies_are_found_by_index_number_and_issuing_body(client, shipped):
     assert _result_titles(client, "1133252877070942X5/2017-06672")[0] == POLICY
     assert _result_titles(client, "2017-06672")[0] == POLICY
     assert POLICY in _result_titles(client, "政府信息公开办公室")
-    assert _result_titles(client, "国发〔2016〕13号")[0] == "国务院关于加强农村留守儿童关爱保护工作的意见"
+    assert (
+        _result_titles(client, "国发〔2016〕13号")[0]
+        == "国务院关于加强农村留守儿童关爱保护工作的意见"
+    )
 
 
 def test_a_hit_shows_its_document_number(client, shipped):
