@@ -233,7 +233,8 @@ def search_catch_up_command() -> None:
 
     with db.transaction(write=False) as session:
         result = catch_up(session)
-    click.echo(f"Indexed {result['indexed']}, removed {result['removed']}.")
+    rebuilt = " The index could not be read and was rebuilt." if result.get("rebuilt") else ""
+    click.echo(f"Indexed {result['indexed']}, removed {result['removed']}.{rebuilt}")
 
 
 def init_app(app: Flask) -> None:

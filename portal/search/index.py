@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -619,6 +620,7 @@ class SearchIndex:
         """
         parent = self.path.parent
         parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(self.path)
         fresh = Path(tempfile.mkdtemp(prefix=f".{self.path.name}-new-", dir=parent))
         try:
             ix = whoosh_index.create_in(str(fresh), make_schema(), indexname=INDEX_NAME)
@@ -645,6 +647,24 @@ class SearchIndex:
             shutil.rmtree(old, ignore_errors=True)
         self.failure = None
         return count
+
+
+LEFTOVER_AGE_SECONDS = 3600
+
+
+def remove_leftovers(path: Path, *, older_than: float = LEFTOVER_AGE_SECONDS) -> list[Path]:
+    """Remove half-built or swapped-out index folders a killed rebuild left beside `path`.
+
+    Only folders untouched for an hour go: a rebuild running now in another process keeps its.
+    """
+    removed = []
+    cutoff = time.time() - older_than
+    for pattern in (f".{path.name}-new-*", f".{path.name}-old-*"):
+        for leftover in path.parent.glob(pattern):
+            if leftover.is_dir() and leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+                removed.append(leftover)
+    return removed
 
 
 def _segment_reader(storage, toc, segment) -> SegmentReader:

@@ -200,3 +200,25 @@ def test_the_searcher_is_reused_until_the_index_changes(tmp_path):
     assert index.searcher() is first
     index.update([_note(2)])
     assert index.searcher() is not first
+
+
+def test_a_killed_rebuilds_leftover_folders_are_removed_but_a_fresh_one_is_kept(tmp_path):
+    import os
+    import time
+
+    from portal.search.index import remove_leftovers
+
+    index_dir = tmp_path / "search"
+    index_dir.mkdir()
+    old = tmp_path / ".search-new-abc"
+    old_swapped = tmp_path / ".search-old-def"
+    fresh = tmp_path / ".search-new-ghi"
+    for folder in (old, old_swapped, fresh):
+        folder.mkdir()
+        (folder / "segment").write_text("x")
+    two_hours_ago = time.time() - 7200
+    for folder in (old, old_swapped):
+        os.utime(folder, (two_hours_ago, two_hours_ago))
+    assert sorted(remove_leftovers(index_dir)) == sorted([old, old_swapped])
+    assert fresh.exists() and index_dir.exists()
+    assert not old.exists() and not old_swapped.exists()
