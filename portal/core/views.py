@@ -90,9 +90,15 @@ def content_lang() -> Markup:
 @bp.app_template_global()
 def lang_url(lang: str) -> str:
     """This page in another language (?lang= is then remembered in a cookie)."""
-    args = {k: v for k, v in request.args.items() if k != "lang"}
+    view_args = request.view_args or {}
+    # Query arguments never override the route's own values, nor url_for's options (_scheme…).
+    args = {
+        k: v
+        for k, v in request.args.items()
+        if k != "lang" and k not in view_args and not k.startswith("_")
+    }
     if request.endpoint and request.url_rule is not None:
-        return url_for(request.endpoint, **(request.view_args or {}), **args, lang=lang)
+        return url_for(request.endpoint, **view_args, **args, lang=lang)
     return f"{request.path}?{urlencode({**args, 'lang': lang})}"
 
 

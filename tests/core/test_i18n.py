@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -83,3 +84,17 @@ def test_dates_in_chinese_and_english(app):
         assert format_time(datetime(2026, 11, 29, 1, 5, tzinfo=UTC)).endswith("09:05")
     with app.test_request_context("/?lang=en"):
         assert format_day(date(2026, 11, 29)) == "Sunday, 29 November 2026"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/publicity/news/?segment=x",  # a query argument named like the route's variable
+        "/publicity/?_scheme=https",  # or like one of url_for's options
+        "/publicity/?_external=1&_anchor=x",
+    ],
+)
+def test_the_language_link_survives_odd_query_arguments(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "lang=en" in response.get_data(as_text=True)
