@@ -6,7 +6,9 @@ from datetime import date, datetime
 
 from babel.dates import format_date, format_datetime
 from flask import Flask, current_app, g, request  # noqa: F401
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from portal.timeutil import SHANGHAI
 
@@ -89,6 +91,56 @@ def format_time(value: datetime | None) -> str:
 
 def html_lang() -> str:
     return "zh-CN" if is_chinese() else "en"
+
+
+def _jinja_gettext(translations):
+    """Jinja's newstyle gettext and ngettext bound to one catalogue (escaping, %-formatting).
+
+    As in jinja2.ext: the catalogue's text is markup (it is ours), the variables are escaped.
+    """
+    ugettext, ungettext = translations.ugettext, translations.ungettext
+
+    @pass_context
+    def gettext(context, string: str, **variables):
+        rv = ugettext(string)
+        if context.eval_ctx.autoescape:
+            rv = Markup(rv)  # noqa: S704 - the catalogue's own text
+        return rv % variables
+
+    @pass_context
+    def ngettext(context, singular: str, plural: str, num: int, **variables):
+        variables.setdefault("num", num)
+        rv = ungettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            rv = Markup(rv)  # noqa: S704 - the catalogue's own text
+        return rv % variables
+
+    return gettext, ngettext
+
+
+def template_i18n() -> dict:
+    """The language's values for templates, resolved once per render instead of at every use.
+
+    Flask-Babel's callables look the locale and catalogue up again at each `_()`; these are
+    bound to the catalogue of the locale in force now (?lang=, the cookie, or force_locale).
+    """
+    translations = get_translations()
+    locale = str(get_locale() or "zh_CN")
+    cached = getattr(translations, "_portal_template_i18n", None)
+    if cached is not None and cached[0] == locale:
+        return cached[1]
+    gettext, ngettext = _jinja_gettext(translations)
+    chinese = locale.startswith("zh")
+    values = {
+        "_": gettext,
+        "gettext": gettext,
+        "ngettext": ngettext,
+        "is_chinese": (lambda: True) if chinese else (lambda: False),
+        "html_lang": (lambda: "zh-CN") if chinese else (lambda: "en"),
+        "content_lang": (lambda: Markup("")) if chinese else (lambda: Markup(' lang="zh-CN"')),
+    }
+    translations._portal_template_i18n = (locale, values)
+    return values
 
 
 def init_app(app: Flask) -> None:

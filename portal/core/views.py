@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -29,7 +30,7 @@ from portal.core.workspace import entries as workspace_entries
 from portal.core.workspace import header_links
 from portal.db import get_session
 from portal.extensions import db
-from portal.i18n import is_chinese
+from portal.i18n import is_chinese, template_i18n
 from portal.places import TOWNSHIPS
 from portal.security import public, roles_required
 from portal.timeutil import utcnow
@@ -65,15 +66,47 @@ def site_pages() -> dict[str, SiteLink]:
     return {slug: SiteLink(title, f"/pages/{slug}") for slug, title in SITE_PAGES}
 
 
+def _layout_part(template: str, key: tuple, values: dict) -> Markup:
+    """A part of the layout that depends only on `key`, rendered once per app and kept."""
+    parts = current_app.extensions.setdefault("portal_layout_parts", {})
+    found = parts.get((template, *key))
+    if found is None:
+        rendered = current_app.jinja_env.get_template(template).render(values)
+        # Rendered by Jinja with autoescaping: safe to place in the layout as is.
+        found = parts[(template, *key)] = Markup(rendered.strip())  # noqa: S704
+    return found
+
+
 @bp.app_context_processor
 def layout_context():
+    """What base.html needs, as plain values: templates then look up no proxy or locale again.
+
+    The navigation (per language and page) and the footer (per language) hold no request
+    data, so they are rendered once and reused as markup.
+    """
+    i18n = template_i18n()
+    locale = str(get_locale() or "zh_CN")
+    pages = site_pages()
+    nav_links = registry.nav_links()
+    endpoint = request.endpoint
+    root = request.script_root
+    values = {
+        **i18n,
+        "nav_links": nav_links,
+        "hotlines": HOTLINES,
+        "site_pages": pages,
+        "endpoint": endpoint,
+    }
     return {
+        **i18n,
         "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
-        "nav_links": registry.nav_links(),
+        "nav_links": nav_links,
         "account_links": header_links(current_user),
         "hotlines": HOTLINES,
-        "site_pages": site_pages(),
+        "site_pages": pages,
         "now": utcnow(),
+        "layout_nav": _layout_part("core/_layout_nav.html", (locale, root, endpoint), values),
+        "layout_footer": _layout_part("core/_layout_footer.html", (locale, root), values),
     }
 
 
@@ -82,7 +115,7 @@ def content_lang() -> Markup:
     """` lang="zh-CN"` on an element holding Chinese content when the page is in English.
 
     Titles and texts written by people are Chinese; screen readers and browsers need to know
-    when they sit in an English page.
+    when they sit in an English page. (layout_context passes the same, resolved once.)
     """
     return Markup("") if is_chinese() else Markup(' lang="zh-CN"')
 
