@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, select
 
@@ -694,10 +694,18 @@ def _in_revision(number: int):
     )
 
 
+# Built once, run with parameters: the pages that read them skip building and keying a query.
+_REVISION_ATTACHMENTS = (
+    _in_revision(bindparam("number"))
+    .where(Attachment.item_id == bindparam("item_id"))
+    .order_by(Attachment.id)
+)
+
+
 def revision_attachments(session: Session, revision: Revision) -> list[Attachment]:
     """The files of this revision: added in it or before it, and not removed by then."""
-    statement = _in_revision(revision.number).where(Attachment.item_id == revision.item_id)
-    return list(session.exec(statement.order_by(Attachment.id)).all())
+    params = {"number": revision.number, "item_id": revision.item_id}
+    return list(session.exec(_REVISION_ATTACHMENTS, params=params).all())
 
 
 def attachment_is_public(session: Session, attachment: Attachment) -> bool:
@@ -861,21 +869,31 @@ def with_revisions(
     ]
 
 
-def _live_rows(session: Session, condition, *, shown=LISTED):
+def _live_statement(condition, *, shown=LISTED):
     """(item, live revision) of the live items meeting the condition, in one query."""
-    statement = (
+    return (
         select(Item, Revision)
         .join(Revision, Revision.id == Item.live_revision_id)
         .where(Item.live.is_(True), condition)
         .options(*shown)
     )
-    return [(item, revision) for item, revision in session.exec(statement)]
+
+
+# The detail page's queries, built once and run with parameters.
+_LIVE_BY_SLUG = _live_statement(Item.slug == bindparam("slug"), shown=(defer(Revision.body),))
+_AROUND = _live_statement(
+    or_(
+        Item.slug.in_(bindparam("slugs", expanding=True)),
+        Item.id == bindparam("explains"),
+        Item.policy_id == bindparam("policy"),
+    )
+)
 
 
 def live_by_slug(session: Session, slug: str) -> tuple[Item, Revision] | None:
     """A live item and its live revision, as its page shows them (not the Markdown source)."""
-    found = _live_rows(session, Item.slug == slug, shown=(defer(Revision.body),))
-    return found[0] if found else None
+    found = session.exec(_LIVE_BY_SLUG, params={"slug": slug}).first()
+    return (found[0], found[1]) if found else None
 
 
 def live_texts(session: Session, ids: list[int]) -> dict[int, str]:
@@ -895,12 +913,13 @@ def detail_context(session: Session, item: Item, revision: Revision) -> dict[str
     # The related items, the policy explained and the interpretations: one query for all.
     slugs = [str(slug) for slug in revision.meta.get("related") or []]
     explains = item.policy_id if item.kind == Kind.INTERPRETATION else None
-    wanted = [Item.slug.in_(slugs)] if slugs else []
-    if explains:
-        wanted.append(Item.id == explains)
-    if item.kind == Kind.POLICY:
-        wanted.append(Item.policy_id == item.id)
-    rows = sorted(_live_rows(session, or_(*wanted)), key=lambda row: row[0].id) if wanted else []
+    policy_id = item.id if item.kind == Kind.POLICY else None
+    rows = []
+    if slugs or explains or policy_id:
+        # A parameter left None matches nothing (`= NULL`), as a condition left out would.
+        params = {"slugs": slugs, "explains": explains or None, "policy": policy_id}
+        found = session.exec(_AROUND, params=params)
+        rows = sorted(((i, r) for i, r in found), key=lambda row: row[0].id)
     related = sorted(
         (row for row in rows if row[0].slug in slugs), key=lambda row: slugs.index(row[0].slug)
     )
