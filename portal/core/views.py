@@ -77,6 +77,23 @@ def _layout_part(template: str, key: tuple, values: dict) -> Markup:
     return found
 
 
+# Links the layout and common pages show on every page: built once per script root.
+LAYOUT_URLS = {
+    "home": "core.home",
+    "login": "auth.login",
+    "search": "search.search",
+    "publicity": "publicity.index",
+}
+
+
+def _layout_urls(root: str) -> dict[str, str]:
+    urls = current_app.extensions.setdefault("portal_layout_urls", {})
+    found = urls.get(root)
+    if found is None:
+        found = urls[root] = {name: url_for(ep) for name, ep in LAYOUT_URLS.items()}
+    return found
+
+
 @bp.app_context_processor
 def layout_context():
     """What base.html needs, as plain values: templates then look up no proxy or locale again.
@@ -105,6 +122,8 @@ def layout_context():
         "hotlines": HOTLINES,
         "site_pages": pages,
         "now": utcnow(),
+        "layout_urls": _layout_urls(root),
+        "layout_head": _layout_part("core/_layout_head.html", (root,), values),
         "layout_nav": _layout_part("core/_layout_nav.html", (locale, root, endpoint), values),
         "layout_footer": _layout_part("core/_layout_footer.html", (locale, root), values),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, replace
 
+from flask_babel import get_locale
 from markupsafe import Markup
 from sqlmodel import Session
 
@@ -36,12 +37,12 @@ def search(
     """Search every source; `url_prefix` (the request's script root) goes before each path."""
     found = (index or get_index()).search(query, kind=kind, year=year, page=page, per_page=per_page)
     texts = _texts(session, found.hits)
-    labels = all_kinds()
+    labels = kind_labels()
     hits = [
         replace(
             hit,
             url=url_prefix + hit.url,
-            kind_label=str(labels.get(hit.kind, hit.kind)),
+            kind_label=labels.get(hit.kind, hit.kind),
             snippet=_snippet(hit, texts.get(hit.key, ""), found.words),
         )
         for hit in found.hits
@@ -54,6 +55,21 @@ def search(
         query=query,
         partial=found.partial,
     )
+
+
+_KIND_LABELS: dict[tuple, dict[str, str]] = {}
+
+
+def kind_labels() -> dict[str, str]:
+    """Kind code -> label in the current language, translated once per language and sources."""
+    kinds = all_kinds()
+    key = (str(get_locale() or ""), *((code, id(label)) for code, label in kinds.items()))
+    found = _KIND_LABELS.get(key)
+    if found is None:
+        if len(_KIND_LABELS) > 64:  # sources registered anew (tests build many apps)
+            _KIND_LABELS.clear()
+        found = _KIND_LABELS[key] = {code: str(label) for code, label in kinds.items()}
+    return found
 
 
 def _texts(session: Session, hits: list[Hit]) -> dict[str, str]:

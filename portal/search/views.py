@@ -8,7 +8,6 @@ from portal.cache import ALL, cached_page
 from portal.db import get_session
 from portal.search import services
 from portal.search.index import IndexUnavailable
-from portal.search.sources import all_kinds
 from portal.security import public
 from portal.timeutil import SHANGHAI, utcnow
 from portal.web import is_partial_request, page_number, render
@@ -23,7 +22,7 @@ PER_PAGE = 10  # results per page: fewer than the portal's lists, each carries a
 @cached_page(ALL)
 def search():
     query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
-    kinds = all_kinds()
+    kinds = services.kind_labels()
     kind = request.args.get("kind", "")
     kind = kind if kind in kinds else ""
     year = request.args.get("year", "")
@@ -53,7 +52,7 @@ def search():
         kind=kind,
         year=year,
         years=list(range(this_year, 2014, -1)),
-        kinds=[(code, str(label)) for code, label in kinds.items()],
+        kinds=list(kinds.items()),
     )
     if unavailable:
         # Not cached anywhere; htmx swaps no 503, so live search loads the whole page instead.
