@@ -60,7 +60,26 @@ def remember_language(response):
 
 
 def is_chinese() -> bool:
-    return str(get_locale() or "zh_CN").startswith("zh")
+    locale = get_locale()
+    return locale is None or locale.language == "zh"
+
+
+_TRANSLATED: dict[tuple, str] = {}
+
+
+def translated(message) -> str:
+    """str() of a lazy message (`_l`), remembered per language: a translation never changes.
+
+    Messages with variables, and plain strings, are translated as usual.
+    """
+    args = getattr(message, "_args", None)
+    if not args or getattr(message, "_kwargs", None):
+        return str(message)
+    key = (get_locale(), message._func, args)
+    found = _TRANSLATED.get(key)
+    if found is None:
+        found = _TRANSLATED[key] = str(message)
+    return found
 
 
 def _local(value: date | datetime) -> date | datetime:

@@ -30,7 +30,7 @@ from portal.core.workspace import entries as workspace_entries
 from portal.core.workspace import header_links
 from portal.db import get_session
 from portal.extensions import db
-from portal.i18n import is_chinese, template_i18n
+from portal.i18n import is_chinese, template_i18n, translated
 from portal.places import TOWNSHIPS
 from portal.security import public, roles_required
 from portal.timeutil import utcnow
@@ -63,7 +63,7 @@ SITE_PAGES = (
 
 
 def site_pages() -> dict[str, SiteLink]:
-    return {slug: SiteLink(title, f"/pages/{slug}") for slug, title in SITE_PAGES}
+    return {slug: SiteLink(translated(title), f"/pages/{slug}") for slug, title in SITE_PAGES}
 
 
 def _layout_part(template: str, key: tuple, values: dict) -> Markup:

@@ -30,7 +30,7 @@ from portal.auth.models import Role, User
 from portal.core.domain import DomainError
 from portal.core.domain import NotAllowed as KernelNotAllowed
 from portal.core.fields import max_length, validated
-from portal.i18n import N_
+from portal.i18n import N_, translated
 from portal.notify.models import Channel
 from portal.pagination import Page, paginate
 from portal.publicity.markdown import render
@@ -928,7 +928,7 @@ def detail_context(session: Session, item: Item, revision: Revision) -> dict[str
         row for row in rows if item.kind == Kind.POLICY and row[0].policy_id == item.id
     ]
     meta = [
-        (META_LABELS[name], revision.meta[name])
+        (translated(META_LABELS[name]), revision.meta[name])
         for name in META_FIELDS.get(item.kind, ())
         if revision.meta.get(name)
     ]

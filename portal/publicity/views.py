@@ -26,7 +26,7 @@ from portal.cache import cached_page
 from portal.core.converters import id_number
 from portal.core.domain import DomainError
 from portal.db import get_session
-from portal.i18n import format_day, is_chinese
+from portal.i18n import format_day, is_chinese, translated
 from portal.publicity import attachments as files
 from portal.publicity import services
 from portal.publicity.forms import ItemForm, ReturnForm, UploadForm
@@ -121,7 +121,7 @@ def revision_label(status: str) -> str:
 @bp.app_template_global()
 def column_title(kind: str) -> str:
     column = services.COLUMN_BY_KIND.get(Kind(kind))
-    return str(column.title) if column else kind
+    return translated(column.title) if column else kind
 
 
 # Public pages ----------------------------------------------------------------------------
