@@ -896,15 +896,18 @@ def live_by_slug(session: Session, slug: str) -> tuple[Item, Revision] | None:
     return (found[0], found[1]) if found else None
 
 
+_LIVE_TEXTS = (
+    select(Item.id, Revision.body_html)
+    .join(Revision, Revision.id == Item.live_revision_id)
+    .where(Item.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def live_texts(session: Session, ids: list[int]) -> dict[int, str]:
     """The visible text of these items' live revisions (for search snippets)."""
     from portal.search.sources import plain_text
 
-    rows = session.exec(
-        select(Item.id, Revision.body_html)
-        .join(Revision, Revision.id == Item.live_revision_id)
-        .where(Item.id.in_(ids))
-    ).all()
+    rows = session.exec(_LIVE_TEXTS, params={"ids": ids}).all()
     return {item_id: plain_text(body) for item_id, body in rows}
 
 
