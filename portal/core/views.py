@@ -66,18 +66,13 @@ def site_pages() -> dict[str, SiteLink]:
     return {slug: SiteLink(translated(title), f"/pages/{slug}") for slug, title in SITE_PAGES}
 
 
-def _layout_part(template: str, key: tuple, values: dict) -> Markup:
-    """A part of the layout that depends only on `key`, rendered once per app and kept."""
-    parts = current_app.extensions.setdefault("portal_layout_parts", {})
-    found = parts.get((template, *key))
-    if found is None:
-        rendered = current_app.jinja_env.get_template(template).render(values)
-        # Rendered by Jinja with autoescaping: safe to place in the layout as is.
-        found = parts[(template, *key)] = Markup(rendered.strip())  # noqa: S704
-    return found
+def _render_part(template: str, values: dict) -> Markup:
+    rendered = current_app.jinja_env.get_template(template).render(values)
+    # Rendered by Jinja with autoescaping: safe to place in the layout as is.
+    return Markup(rendered.strip())  # noqa: S704
 
 
-# Links the layout and common pages show on every page: built once per script root.
+# Links the layout and common pages show on every page.
 LAYOUT_URLS = {
     "home": "core.home",
     "login": "auth.login",
@@ -86,46 +81,45 @@ LAYOUT_URLS = {
 }
 
 
-def _layout_urls(root: str) -> dict[str, str]:
-    urls = current_app.extensions.setdefault("portal_layout_urls", {})
-    found = urls.get(root)
-    if found is None:
-        found = urls[root] = {name: url_for(ep) for name, ep in LAYOUT_URLS.items()}
-    return found
+def _layout_values(root: str, endpoint: str | None) -> dict[str, Any]:
+    """The layout's values that depend only on the language, the script root and the page."""
+    i18n = template_i18n()
+    values = {
+        **i18n,
+        "nav_links": registry.nav_links(),
+        "hotlines": HOTLINES,
+        "site_pages": site_pages(),
+        "layout_urls": {name: url_for(ep) for name, ep in LAYOUT_URLS.items()},
+    }
+    # The icons, styles and scripts, the navigation and the footer hold no request data: they
+    # are rendered once as markup and reused.
+    parts = {**values, "endpoint": endpoint}
+    values["layout_head"] = _render_part("core/_layout_head.html", parts)
+    values["layout_nav"] = _render_part("core/_layout_nav.html", parts)
+    values["layout_footer"] = _render_part("core/_layout_footer.html", parts)
+    return values
 
 
 @bp.app_context_processor
 def layout_context():
     """What base.html needs, as plain values: templates then look up no proxy or locale again.
 
-    The navigation (per language and page) and the footer (per language) hold no request
-    data, so they are rendered once and reused as markup.
+    What depends only on the language, the script root and the page is built once per app.
     """
-    i18n = template_i18n()
-    locale = str(get_locale() or "zh_CN")
-    pages = site_pages()
-    nav_links = registry.nav_links()
     endpoint = request.endpoint
     root = request.script_root
-    values = {
-        **i18n,
-        "nav_links": nav_links,
-        "hotlines": HOTLINES,
-        "site_pages": pages,
-        "endpoint": endpoint,
-    }
+    key = (str(get_locale() or "zh_CN"), root, endpoint)
+    kept = current_app.extensions.setdefault("portal_layout", {})
+    values = kept.get(key)
+    if values is None:
+        if len(kept) > 1000:  # a bound, should a server ever vary its script root
+            kept.clear()
+        values = kept[key] = _layout_values(root, endpoint)
     return {
-        **i18n,
+        **values,
         "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
-        "nav_links": nav_links,
         "account_links": header_links(current_user),
-        "hotlines": HOTLINES,
-        "site_pages": pages,
         "now": utcnow(),
-        "layout_urls": _layout_urls(root),
-        "layout_head": _layout_part("core/_layout_head.html", (root,), values),
-        "layout_nav": _layout_part("core/_layout_nav.html", (locale, root, endpoint), values),
-        "layout_footer": _layout_part("core/_layout_footer.html", (locale, root), values),
     }
 
 
