@@ -175,8 +175,8 @@ def cache_key(areas: tuple[str, ...], versions: Versions, session_cookie: str) -
     """The key of this anonymous GET (the current request), or None when it may not be cached.
 
     It holds the versions of the areas the page depends on, the day, the language, the display
-    mode, whether htmx asked for a fragment, and the scheme, host and path the page was asked
-    under, so that nothing built from one host is ever served to another.
+    mode, whether htmx asked for a fragment, and the scheme, host, script root and path the page
+    was asked under, so that nothing built for one address is ever served to another.
     """
     if request.method not in ("GET", "HEAD") or "lang" in request.args:
         return None  # ?lang= sets the language cookie
@@ -202,6 +202,8 @@ def cache_key(areas: tuple[str, ...], versions: Versions, session_cookie: str) -
         environ.get("HTTP_X_FORWARDED_HOST", ""),
         environ.get("wsgi.url_scheme", "http"),
         environ.get("HTTP_HOST", ""),
+        environ.get("HTTP_X_FORWARDED_PREFIX", ""),
+        request.script_root,
         request.full_path,
     )
 

@@ -94,3 +94,10 @@ def test_dropping_an_area_keeps_the_others_entries():
     pages.drop({"parents_school"})
     assert pages.get(("a",)) is not None
     assert pages.get(("b",)) is None and pages.get(("c",)) is None
+
+
+def test_a_page_asked_under_a_script_root_is_not_served_to_the_plain_address(client):
+    under_root = client.get("/", base_url="http://localhost/portal/").get_data(as_text=True)
+    assert 'href="/portal/static/css/portal.css"' in under_root
+    plain = client.get("/").get_data(as_text=True)
+    assert 'href="/static/css/portal.css"' in plain and "/portal/static/" not in plain
