@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    has_request_context,
     jsonify,
     request,
     url_for,
@@ -63,7 +64,8 @@ SITE_PAGES = (
 
 
 def site_pages() -> dict[str, SiteLink]:
-    return {slug: SiteLink(translated(title), f"/pages/{slug}") for slug, title in SITE_PAGES}
+    root = request.script_root if has_request_context() else ""
+    return {slug: SiteLink(translated(title), f"{root}/pages/{slug}") for slug, title in SITE_PAGES}
 
 
 def _render_part(template: str, values: dict) -> Markup:

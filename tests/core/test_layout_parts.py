@@ -67,3 +67,9 @@ def test_a_remembered_translation_is_kept_per_language(app):
     with app.test_request_context("/?lang=en"):
         assert translated(label) == "Hotlines"
         assert translated(_l("%(n)s items", n=3)) == "3 items"
+
+
+def test_footer_site_pages_carry_the_script_root(client):
+    html = client.get("/", base_url="http://localhost/portal/").get_data(as_text=True)
+    assert 'href="/portal/pages/privacy"' in _footer(html)
+    assert 'href="/pages/privacy"' in _footer(client.get("/").get_data(as_text=True))
