@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
+from flask_htmx.responses import make_response as htmx_response
 from jinja2_fragments.flask import render_block
 
 from portal.extensions import htmx
@@ -97,9 +98,7 @@ def login_redirect() -> Response:
     """Send an anonymous user to the login page: 401 + HX-Redirect for htmx partials."""
     login_url = url_for("auth.login", next=current_path())
     if is_partial_request():
-        response = make_response("", 401)
-        response.headers["HX-Redirect"] = login_url
-        return response
+        return htmx_response("", 401, redirect=login_url)
     return redirect(login_url, code=303 if request.method not in ("GET", "HEAD") else 302)
 
 

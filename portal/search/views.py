@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
+from flask_htmx.responses import make_response as htmx_response
 
 from portal.cache import ALL, cached_page
 from portal.db import get_session
@@ -59,5 +60,8 @@ def search():
         response.headers["Cache-Control"] = "no-store"
         response.headers["Retry-After"] = "120"
         if is_partial_request():
-            response.headers["HX-Redirect"] = url_for("search.search", **request.args.to_dict())
+            # flask-htmx writes the header: live search then loads the whole page.
+            response = htmx_response(
+                response, redirect=url_for("search.search", **request.args.to_dict())
+            )
     return response
