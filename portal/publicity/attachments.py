@@ -15,7 +15,6 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session
 
-from portal import audit
 from portal.auth.models import User
 from portal.i18n import N_
 from portal.publicity import services
@@ -119,13 +118,12 @@ def store(
     session.add(item)
     session.flush()
     # Nothing public changed: the file shows once a reviewer publishes this revision.
-    audit.record(
+    services.audit_item(
         session,
         action="content.attachment_added",
+        item=item,
         actor_id=user.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
         attachment=attachment.id,
         revision=revision.number,
     )

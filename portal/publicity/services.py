@@ -170,6 +170,27 @@ def _check_draft(session: Session, kind: Kind, draft: Draft) -> tuple[dict, int 
     return meta, policy_id
 
 
+def audit_item(
+    session: Session,
+    action: str,
+    *,
+    item: Item,
+    actor_id: int | None = None,
+    ip: str | None = None,
+    **detail: Any,
+) -> None:
+    """Append an audit entry about a content item (who, from where, and what of it)."""
+    audit.record(
+        session,
+        action=action,
+        actor_id=actor_id,
+        ip=ip,
+        target_type="item",
+        target_id=item.id,
+        **detail,
+    )
+
+
 def _require(user: User, roles: frozenset[Role]) -> None:
     if user.role not in roles:
         raise NotAllowed(N_("Your account is not allowed to do this."))
@@ -262,13 +283,12 @@ def create_item(
     session.flush()
     revision = _new_revision(session, item, draft, meta, author.id)
     item.working_revision_id = revision.id
-    audit.record(
+    audit_item(
         session,
         action="content.created",
+        item=item,
         actor_id=author.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
         kind=str(kind),
     )
     return item
@@ -314,13 +334,12 @@ def save_draft(
         item.status = ItemStatus.DRAFT
     item.updated_at = utcnow()
     session.add(item)
-    audit.record(
+    audit_item(
         session,
         action="content.edited",
+        item=item,
         actor_id=editor.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
         revision=revision.number,
     )
     return revision
@@ -343,13 +362,12 @@ def submit(session: Session, *, item: Item, user: User, ip: str | None = None) -
     item.updated_at = utcnow()
     session.add(item)
     _tell_reviewers(session, item, revision, user)
-    audit.record(
+    audit_item(
         session,
         action="content.submitted",
+        item=item,
         actor_id=user.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
         revision=revision.number,
     )
     return revision
@@ -539,13 +557,12 @@ def publish(
     _set_live(session, item, now)
     _public_change(session, item)
     _tell_author(session, revision, "publicity.published")
-    audit.record(
+    audit_item(
         session,
         action="content.published",
+        item=item,
         actor_id=reviewer.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
         revision=revision.number,
     )
     return revision
@@ -604,13 +621,12 @@ def return_to_author(
     item.working_revision_id = revision.id
     session.add(item)
     _tell_author(session, revision, "publicity.returned", comment=comment)
-    audit.record(
+    audit_item(
         session,
         action="content.returned",
+        item=item,
         actor_id=reviewer.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
         revision=revision.number,
     )
     return revision
@@ -625,13 +641,12 @@ def retract(session: Session, *, item: Item, reviewer: User, ip: str | None = No
     item.updated_at = utcnow()
     _set_live(session, item, utcnow())
     _public_change(session, item)
-    audit.record(
+    audit_item(
         session,
         action="content.retracted",
+        item=item,
         actor_id=reviewer.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
     )
 
 
@@ -662,13 +677,12 @@ def restore(
     revision = save_draft(
         session, item=item, editor=editor, draft=_draft_of(session, item, old), ip=ip, base=old
     )
-    audit.record(
+    audit_item(
         session,
         action="content.restored",
+        item=item,
         actor_id=editor.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
         from_revision=old.number,
         revision=revision.number,
     )
@@ -760,13 +774,12 @@ def remove_attachment(
     session.add(attachment)
     item.updated_at = utcnow()
     session.add(item)
-    audit.record(
+    audit_item(
         session,
         action="content.attachment_removed",
+        item=item,
         actor_id=user.id,
         ip=ip,
-        target_type="item",
-        target_id=item.id,
         attachment=attachment.id,
         revision=revision.number,
     )
@@ -812,11 +825,10 @@ def refresh_timed(session: Session, *, now: datetime | None = None) -> list[int]
         if _set_live(session, item, now):
             changed.append(item.id)
             _public_change(session, item)
-            audit.record(
+            audit_item(
                 session,
                 action="content.went_live" if item.live else "content.expired",
-                target_type="item",
-                target_id=item.id,
+                item=item,
             )
     return changed
 
