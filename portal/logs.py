@@ -68,6 +68,25 @@ def token_rules(url_maps: Iterable[Map]) -> frozenset[str]:
     )
 
 
+_rules_seen: tuple[tuple[int, int], ...] = ()
+_rules_patterns: tuple[re.Pattern[str], ...] = ()
+
+
+def _current_patterns() -> tuple[re.Pattern[str], ...]:
+    """The token patterns of this process's URL maps, scanned again only when a map changed.
+
+    Every logged request redacts its path: walking every rule of every map each time would
+    put that walk on the hot path.
+    """
+    global _rules_seen, _rules_patterns
+    maps = list(_url_maps)
+    seen = tuple((id(url_map), len(url_map._rules)) for url_map in maps)
+    if seen != _rules_seen:
+        _rules_patterns = _patterns(token_rules(maps))
+        _rules_seen = seen
+    return _rules_patterns
+
+
 def _blank_groups(match: re.Match[str]) -> str:
     text, offset, pieces, position = match.group(0), match.start(), [], 0
     for index in range(1, (match.re.groups or 0) + 1):
@@ -85,7 +104,7 @@ def redact_path(text: str) -> str:
     of this process's apps, so later token routes are covered), and the values of query
     parameters named token, password or secret.
     """
-    for pattern in _patterns(token_rules(list(_url_maps))):
+    for pattern in _current_patterns():
         text = pattern.sub(_blank_groups, text)
     return _QUERY_SECRET_RE.sub(rf"\1{REDACTED}", text)
 
