@@ -227,24 +227,24 @@ class CachedPages:
         self.session_cookie = app.config.get("SESSION_COOKIE_NAME", "session")
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and len(self.cache):
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             started = time.perf_counter()
-            entry = self._lookup(environ)
+            marker = self._marker(environ)
+            entry = self.cache.get(marker[0]) if marker is not None else None
             if entry is not None:
                 return self._answer(environ, start_response, entry, started)
+            # The view's answer is stored under this same key (computed once, from the request
+            # as it arrived, before any proxy fix rewrites the environ).
+            environ[MARKER] = marker
         return self.wsgi_app(environ, start_response)
 
-    def _lookup(self, environ) -> Entry | None:
+    def _marker(self, environ) -> tuple | None:
+        """(key, areas, last change) of a cacheable page, or None."""
         app = self.flask_app
         with app.request_context(environ):
             if request.routing_exception is not None or request.url_rule is None:
                 return None
-            areas = page_areas(app.view_functions.get(request.url_rule.endpoint))
-            if areas is None:
-                return None
-            versions = self.cache.versions(_load_versions, app.config["PORTAL_PAGE_CACHE_TTL"])
-            key = cache_key(areas, versions, self.session_cookie)
-            return self.cache.get(key) if key is not None else None
+            return _marker(page_areas(app.view_functions.get(request.url_rule.endpoint)))
 
     def _answer(self, environ, start_response, entry: Entry, started: float):
         not_modified = environ.get("HTTP_IF_NONE_MATCH", "").strip() in (f'"{entry.etag}"', "*")
@@ -288,16 +288,27 @@ class CachedPages:
         return body
 
 
-def mark_cacheable() -> None:
-    """Before a marked view runs: remember the key its answer will be stored under."""
-    areas = page_areas(current_app.view_functions.get(request.endpoint or ""))
+MARKER = "portal.page_cache"
+
+
+def _marker(areas: tuple[str, ...] | None) -> tuple | None:
+    """For the current request: (key, areas, last change), or None when it is not cached."""
     if areas is None:
-        return
+        return None
     cache: PageCache = current_app.extensions["page_cache"]
     versions = cache.versions(_load_versions, current_app.config["PORTAL_PAGE_CACHE_TTL"])
     key = cache_key(areas, versions, current_app.config.get("SESSION_COOKIE_NAME", "session"))
-    if key is not None:
-        g.page_cache = (key, areas, last_change(areas, versions))
+    return None if key is None else (key, areas, last_change(areas, versions))
+
+
+def mark_cacheable() -> None:
+    """Before a marked view runs: remember the key its answer will be stored under."""
+    if MARKER in request.environ:  # worked out by the middleware already
+        marker = request.environ[MARKER]
+    else:
+        marker = _marker(page_areas(current_app.view_functions.get(request.endpoint or "")))
+    if marker is not None:
+        g.page_cache = marker
 
 
 def store_in_cache(response):

@@ -69,3 +69,22 @@ def test_behind_a_proxy_the_forwarded_host_is_checked(new_app, db_url):
     assert client.get("/robots.txt", headers=ok).status_code == 200
     evil = {"Host": "lsrt.songyang.gov.cn", "X-Forwarded-Host": "evil.example"}
     assert client.get("/robots.txt", headers=evil).status_code == 400
+
+
+def test_behind_a_proxy_a_cached_page_is_found_again(new_app, db_url):
+    """The page is stored under the key it is looked up with (the request as it arrived)."""
+    app = new_app(db_url, PORTAL_PROXY_COUNT=1)
+    view = app.view_functions["core.robots"]
+    calls = []
+
+    def counted():
+        calls.append(1)
+        return view()
+
+    counted.cache_areas = view.cache_areas
+    app.view_functions["core.robots"] = counted
+    client = app.test_client()
+    headers = {"Host": "127.0.0.1:8000", "X-Forwarded-Host": "lsrt.songyang.gov.cn"}
+    for _ in range(3):
+        assert client.get("/robots.txt", headers=headers).status_code == 200
+    assert len(calls) == 1
