@@ -229,6 +229,11 @@ class CachedPages:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             started = time.perf_counter()
+            cookies = environ.get("HTTP_COOKIE", "")
+            if f"{self.session_cookie}=" in cookies or "remember_token=" in cookies:
+                # A session or a login: never cached (the key would say so, at more cost).
+                environ[MARKER] = None
+                return self.wsgi_app(environ, start_response)
             marker = self._marker(environ)
             entry = self.cache.get(marker[0]) if marker is not None else None
             if entry is not None:
