@@ -959,24 +959,29 @@ def detail_context(session: Session, item: Item, revision: Revision) -> dict[str
     }
 
 
+def _waiting_for_review(statement):
+    """Restrict a select over items to those whose working revision waits for review."""
+    return statement.join(Revision, Revision.id == Item.working_revision_id).where(
+        Revision.status == RevisionStatus.PENDING
+    )
+
+
 def review_queue(session: Session) -> list[tuple[Item, Revision]]:
     rows = session.exec(
-        select(Item, Revision)
-        .join(Revision, Revision.id == Item.working_revision_id)
-        .where(Revision.status == RevisionStatus.PENDING)
-        .order_by(Revision.created_at)
+        _waiting_for_review(select(Item, Revision)).order_by(Revision.created_at)
     ).all()
     return [(item, revision) for item, revision in rows]
 
 
+def review_page_context(session: Session, user: User) -> dict[str, Any]:
+    """The review queue, with the revisions this reviewer wrote (others must publish them)."""
+    rows = review_queue(session)
+    return {"rows": rows, "own": {revision.id for _item, revision in rows if wrote(user, revision)}}
+
+
 def review_count(session: Session, user: User) -> int:
     """Items waiting for a reviewer (the staff workspace's queue)."""
-    return session.exec(
-        select(func.count())
-        .select_from(Item)
-        .join(Revision, Revision.id == Item.working_revision_id)
-        .where(Revision.status == RevisionStatus.PENDING)
-    ).one()
+    return session.exec(_waiting_for_review(select(func.count()).select_from(Item))).one()
 
 
 def returned_count(session: Session, user: User) -> int:

@@ -541,9 +541,9 @@ def upload(item_id: int):
 @bp.route("/publicity/review")
 @roles_required(Role.REVIEWER)
 def review_queue():
-    rows = services.review_queue(get_session())
-    own = {revision.id for _item, revision in rows if services.wrote(current_user, revision)}
-    return render("publicity/review.html", rows=rows, own=own)
+    return render(
+        "publicity/review.html", **services.review_page_context(get_session(), current_user)
+    )
 
 
 @bp.route(
