@@ -43,6 +43,19 @@ def _secret_from_instance(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _data_key_from_instance(instance_path: Path) -> str:
+    """Read the generated data key (a Fernet key), creating it (mode 0600) on first run."""
+    import base64
+
+    path = instance_path / "data_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()
+
+
 def load_config(instance_path: str) -> dict:
     """Build the settings from environment variables."""
     instance = Path(instance_path)
@@ -120,6 +133,12 @@ def load_config(instance_path: str) -> dict:
     }
     if secret_generated and env != "production":
         config["SECRET_KEY"] = _secret_from_instance(instance)
+    # Key(s) for personal identity data at rest (ID and account numbers); comma-separated
+    # Fernet keys, the first encrypts, all decrypt (rotation). Outside production one is
+    # generated into the instance folder on first run.
+    config["PORTAL_DATA_KEYS"] = os.environ.get("PORTAL_DATA_KEYS", "")
+    if not config["PORTAL_DATA_KEYS"] and env != "production":
+        config["PORTAL_DATA_KEYS"] = _data_key_from_instance(instance)
     return config
 
 
@@ -139,4 +158,8 @@ def check_production(config: dict) -> None:
         raise ConfigError(
             "PORTAL_ENV=production needs PORTAL_BASE_URL set to the portal's public https:// "
             "address (absolute links are built from it, never from the request)."
+        )
+    if not config.get("PORTAL_DATA_KEYS"):
+        raise ConfigError(
+            "PORTAL_ENV=production needs PORTAL_DATA_KEYS (a Fernet key) to protect ID numbers."
         )

@@ -50,6 +50,17 @@ def test_production_refuses_to_start_without_a_real_secret(monkeypatch):
         create_app()
 
 
+def test_production_refuses_to_start_without_a_data_key(monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("PORTAL_BASE_URL", "https://lsrt.songyang.gov.cn/")
+    monkeypatch.delenv("PORTAL_DEBUG", raising=False)
+    monkeypatch.delenv("PORTAL_DATA_KEYS", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    with pytest.raises(ConfigError, match="PORTAL_DATA_KEYS"):
+        create_app()
+
+
 def test_production_refuses_debug(monkeypatch):
     monkeypatch.setenv("PORTAL_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
@@ -78,6 +89,7 @@ def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch):
     monkeypatch.setenv("PORTAL_BASE_URL", "https://lsrt.songyang.gov.cn/")
     monkeypatch.delenv("PORTAL_DEBUG", raising=False)
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("PORTAL_DATA_KEYS", "bdLJDEyMcnGFMMYr8CLpb2fnTuwkEgP_ut5jLhy0Q9A=")
     app = create_app()
     assert app.config["PORTAL_BASE_URL"] == "https://lsrt.songyang.gov.cn"
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
