@@ -21,7 +21,8 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import bindparam, exists, func, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, select
 
@@ -716,7 +717,7 @@ _REVISION_ATTACHMENTS = (
 )
 
 
-def revision_attachments(session: Session, revision: Revision) -> list[Attachment]:
+def revision_attachments(session: Session, revision: Revision | LiveRevision) -> list[Attachment]:
     """The files of this revision: added in it or before it, and not removed by then."""
     params = {"number": revision.number, "item_id": revision.item_id}
     return list(session.exec(_REVISION_ATTACHMENTS, params=params).all())
@@ -881,31 +882,91 @@ def with_revisions(
     ]
 
 
-def _live_statement(condition, *, shown=LISTED):
-    """(item, live revision) of the live items meeting the condition, in one query."""
+# The public detail page reads plain columns: building ORM objects (identity map, instrumented
+# attributes, deferred loaders) for rows that are only shown cost more than the query itself.
+_ITEMS, _REVISIONS, _FILES = Item.__table__, Revision.__table__, Attachment.__table__
+_ITEM_COLUMNS = (
+    _ITEMS.c.id,
+    _ITEMS.c.slug,
+    _ITEMS.c.kind,
+    _ITEMS.c.policy_id,
+    _ITEMS.c.published_at,
+    _ITEMS.c.date_precision,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveItem:
+    """What public pages show of a live item (read as columns, never written)."""
+
+    id: int
+    slug: str
+    kind: str
+    policy_id: int | None
+    published_at: datetime | None
+    date_precision: str
+    # Whether any file was ever attached to the item (if not, its files are not looked up).
+    has_files: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRevision:
+    """The live text of an item as its page shows it (not the Markdown source)."""
+
+    id: int
+    item_id: int
+    number: int
+    title: str
+    summary: str
+    body_html: str
+    toc: list
+    meta: dict
+
+
+@dataclass(frozen=True, slots=True)
+class ListedRevision:
+    """What a list row shows of an item's live revision."""
+
+    title: str
+
+
+def _live_columns(*columns, condition):
     return (
-        select(Item, Revision)
-        .join(Revision, Revision.id == Item.live_revision_id)
-        .where(Item.live.is_(True), condition)
-        .options(*shown)
+        core_select(*_ITEM_COLUMNS, *columns)
+        .join(_REVISIONS, _REVISIONS.c.id == _ITEMS.c.live_revision_id)
+        .where(_ITEMS.c.live.is_(True), condition)
     )
 
 
 # The detail page's queries, built once and run with parameters.
-_LIVE_BY_SLUG = _live_statement(Item.slug == bindparam("slug"), shown=(defer(Revision.body),))
-_AROUND = _live_statement(
-    or_(
-        Item.slug.in_(bindparam("slugs", expanding=True)),
-        Item.id == bindparam("explains"),
-        Item.policy_id == bindparam("policy"),
-    )
+_LIVE_BY_SLUG = _live_columns(
+    exists().where(_FILES.c.item_id == _ITEMS.c.id),
+    _REVISIONS.c.id,
+    _REVISIONS.c.number,
+    _REVISIONS.c.title,
+    _REVISIONS.c.summary,
+    _REVISIONS.c.body_html,
+    _REVISIONS.c.toc,
+    _REVISIONS.c.meta,
+    condition=_ITEMS.c.slug == bindparam("slug"),
+)
+_AROUND = _live_columns(
+    _REVISIONS.c.title,
+    condition=or_(
+        _ITEMS.c.slug.in_(bindparam("slugs", expanding=True)),
+        _ITEMS.c.id == bindparam("explains"),
+        _ITEMS.c.policy_id == bindparam("policy"),
+    ),
 )
 
 
-def live_by_slug(session: Session, slug: str) -> tuple[Item, Revision] | None:
+def live_by_slug(session: Session, slug: str) -> tuple[LiveItem, LiveRevision] | None:
     """A live item and its live revision, as its page shows them (not the Markdown source)."""
-    found = session.exec(_LIVE_BY_SLUG, params={"slug": slug}).first()
-    return (found[0], found[1]) if found else None
+    row = session.connection().execute(_LIVE_BY_SLUG, {"slug": slug}).first()
+    if row is None:
+        return None
+    item = LiveItem(*row[:7])
+    return item, LiveRevision(row[7], item.id, *row[8:])
 
 
 _LIVE_TEXTS = (
@@ -923,8 +984,13 @@ def live_texts(session: Session, ids: list[int]) -> dict[int, str]:
     return {item_id: plain_text(body) for item_id, body in rows}
 
 
-def detail_context(session: Session, item: Item, revision: Revision) -> dict[str, Any]:
-    """What a detail page shows around the text: metadata, links, attachments, contents."""
+def detail_context(
+    session: Session, item: Item | LiveItem, revision: Revision | LiveRevision
+) -> dict[str, Any]:
+    """What a detail page shows around the text: metadata, links, attachments, contents.
+
+    The public page passes what `live_by_slug` read, a preview the ORM objects.
+    """
     # The related items, the policy explained and the interpretations: one query for all.
     slugs = [str(slug) for slug in revision.meta.get("related") or []]
     explains = item.policy_id if item.kind == Kind.INTERPRETATION else None
@@ -933,8 +999,9 @@ def detail_context(session: Session, item: Item, revision: Revision) -> dict[str
     if slugs or explains or policy_id:
         # A parameter left None matches nothing (`= NULL`), as a condition left out would.
         params = {"slugs": slugs, "explains": explains or None, "policy": policy_id}
-        found = session.exec(_AROUND, params=params)
-        rows = sorted(((i, r) for i, r in found), key=lambda row: row[0].id)
+        found = session.connection().execute(_AROUND, params)
+        rows = [(LiveItem(*row[:6]), ListedRevision(row[6])) for row in found]
+        rows.sort(key=lambda row: row[0].id)
     related = sorted(
         (row for row in rows if row[0].slug in slugs), key=lambda row: slugs.index(row[0].slug)
     )
@@ -954,7 +1021,9 @@ def detail_context(session: Session, item: Item, revision: Revision) -> dict[str
         "related": related,
         "policy": policy,
         "interpretations": interpretations,
-        "attachments": revision_attachments(session, revision),
+        "attachments": revision_attachments(session, revision)
+        if not isinstance(item, LiveItem) or item.has_files
+        else [],
         "toc": revision.toc,  # stored when the revision was saved
     }
 
