@@ -36,3 +36,8 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else as_utc(value)
+
+
+def china_today():
+    """Today's date in China (the programme's days, deadlines and ages are China's)."""
+    return datetime.now(SHANGHAI).date()

@@ -1,0 +1,3 @@
+"""Service hours and certificates: staff entry, the certificate page, public verification."""
+
+from portal.volunteers.views import bp  # noqa: F401
