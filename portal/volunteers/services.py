@@ -64,6 +64,13 @@ NAME_RE = re.compile(r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z·• .]*[\u340
 MOBILE_RE = accounts.MOBILE_RE
 KEY_FIELDS = ("name", "id_type", "id_number", "township_code")
 REASON_MAX = 200
+DUPLICATE_ID = N_(
+    "A volunteer with this ID number is already registered. Log in instead, or call the "
+    "township if it is not you."
+)
+DUPLICATE_MOBILE = N_(
+    "This mobile number is already registered. Log in with it, or use another number."
+)
 
 STATUS_TEXT = {
     Status.APPLIED: N_("Signed up"),
@@ -424,22 +431,12 @@ def validate(
         if current is not None:
             same_id = same_id.where(Volunteer.id != current.id)
         if session.exec(same_id).first() is not None:
-            problem(
-                N_(
-                    "A volunteer with this ID number is already registered. Log in instead, or call the township if it is not you."
-                ),
-                "id_number",
-            )
+            problem(DUPLICATE_ID, "id_number")
         same_mobile = select(User.id).where(User.phone == mobile)
         if current is not None:
             same_mobile = same_mobile.where(User.id != current.user_id)
         if session.exec(same_mobile).first() is not None:
-            problem(
-                N_(
-                    "This mobile number is already registered. Log in with it, or use another number."
-                ),
-                "mobile",
-            )
+            problem(DUPLICATE_MOBILE, "mobile")
     if problems:
         raise InvalidVolunteer(problems)
     return checked, parsed
@@ -469,14 +466,26 @@ def next_number(session: Session, year: int, *, prefix: str = "SY") -> str:
 
 
 def _insert_with_number(session: Session, volunteer: Volunteer, year: int) -> None:
-    """Give the record the next free number; two sign-ups at once retry on the unique index."""
+    """Give the record the next free number; two sign-ups at once retry on the unique index.
+
+    The same person signing up twice at once passes validation in both requests; the unique
+    index on the ID hash then refuses the second, which is answered as a duplicate, never a 500.
+    """
     for _attempt in range(5):
         volunteer.number = next_number(session, year)
         try:
             with session.begin_nested():
                 session.add(volunteer)
         except IntegrityError:
-            continue  # taken by a sign-up committed meanwhile: the savepoint undid the insert
+            # The savepoint undid the insert: a number taken meanwhile, or the same person.
+            if (
+                volunteer.id_hash
+                and session.exec(
+                    select(Volunteer.id).where(Volunteer.id_hash == volunteer.id_hash)
+                ).first()
+            ):
+                raise InvalidVolunteer([VolunteerError(DUPLICATE_ID, "id_number")]) from None
+            continue
         return
     raise VolunteerError(N_("The portal is busy. Please submit again."))
 
@@ -518,14 +527,20 @@ def sign_up(
         problems.append(VolunteerError(error.message, "password", params=error.params))
     if problems:
         raise InvalidVolunteer(problems)
-    user = accounts.create_user(
-        session,
-        name=checked.name,
-        role=Role.VOLUNTEER,
-        password=password,
-        phone=checked.mobile,
-        ip=ip,
-    )
+    try:
+        with session.begin_nested():
+            user = accounts.create_user(
+                session,
+                name=checked.name,
+                role=Role.VOLUNTEER,
+                password=password,
+                phone=checked.mobile,
+                ip=ip,
+            )
+    except (IntegrityError, accounts.AccountError):
+        # The mobile was registered by a request that committed after this one's check
+        # (the only account rule the check above has not already applied).
+        raise InvalidVolunteer([VolunteerError(DUPLICATE_MOBILE, "mobile")]) from None
     user.notify_by_sms = True  # they gave a mobile to be reached on: reminders come by SMS too
     now = utcnow()
     volunteer = Volunteer(

@@ -216,7 +216,9 @@ def test_party_members_give_their_reporting_details(app, session):
         p.field for p in refused.value.problems
     }
     data.update(
-        party_organisation="县教育局机关党支部", residence_village="城北社区", report_date=date(2026, 3, 1)
+        party_organisation="县教育局机关党支部",
+        residence_village="城北社区",
+        report_date=date(2026, 3, 1),
     )
     with app.test_request_context():
         checked, _parsed = services.validate(session, data, today=TODAY)
@@ -235,9 +237,13 @@ def test_the_party_fields_are_on_the_page_without_javascript_and_follow_the_choi
     assert "双报到" in page  # present without JavaScript
     html = client.get("/volunteers/signup").get_data(as_text=True)
     assert 'hx-get="/volunteers/signup/party-fields"' in html
-    party = client.get("/volunteers/signup/party-fields?political_status=01", headers={"HX-Request": "true"})
+    party = client.get(
+        "/volunteers/signup/party-fields?political_status=01", headers={"HX-Request": "true"}
+    )
     assert "双报到" in page_text(party)
-    other = client.get("/volunteers/signup/party-fields?political_status=13", headers={"HX-Request": "true"})
+    other = client.get(
+        "/volunteers/signup/party-fields?political_status=13", headers={"HX-Request": "true"}
+    )
     assert "双报到" not in page_text(other)
     kept = client.get(
         "/volunteers/signup/party-fields?political_status=02&party_organisation=城东支部",
@@ -286,7 +292,9 @@ def test_pages_show_only_the_masked_number(app, client, session):
     ):
         html = c.get(path).get_data(as_text=True)
         assert plain not in html, path
-    assert volunteer.id_masked in client.get(f"/volunteers/staff/{volunteer.id}").get_data(as_text=True)
+    assert volunteer.id_masked in client.get(f"/volunteers/staff/{volunteer.id}").get_data(
+        as_text=True
+    )
 
 
 def test_numbers_count_up_within_the_year(app, session):
@@ -299,7 +307,33 @@ def test_numbers_count_up_within_the_year(app, session):
 def test_sign_up_is_rate_limited_per_address(app, client):
     app.config["PORTAL_SIGNUP_RATE_LIMIT"] = "2 per hour"
     try:
-        codes = [post(client, "/volunteers/signup", form(n, consent=None)).status_code for n in range(3)]
+        codes = [
+            post(client, "/volunteers/signup", form(n, consent=None)).status_code for n in range(3)
+        ]
     finally:
         app.config.pop("PORTAL_SIGNUP_RATE_LIMIT")
     assert codes[:2] == [422, 422] and codes[2] == 429
+
+
+def test_a_duplicate_that_slips_past_the_check_is_still_a_field_error(app, session, monkeypatch):
+    """Two sign-ups of one person at once both pass the check; the unique index decides."""
+    with app.test_request_context():
+        make_volunteer(session, 1)
+        real = services.validate
+        monkeypatch.setattr(
+            services, "validate", lambda *a, **k: real(*a, **{**k, "check_unique": False})
+        )
+        with pytest.raises(services.InvalidVolunteer) as same_id:
+            services.sign_up(
+                session,
+                signup_data(2, id_number=signup_data(1)["id_number"]),
+                password=PASSWORD,
+                consent=True,
+            )
+        assert same_id.value.field == "id_number"
+        with pytest.raises(services.InvalidVolunteer) as same_mobile:
+            services.sign_up(
+                session, signup_data(3, mobile="13900000001"), password=PASSWORD, consent=True
+            )
+        assert same_mobile.value.field == "mobile"
+    assert len(session.exec(select(Volunteer)).all()) == 1
