@@ -49,6 +49,8 @@ AREA = AreaSpec(
             endpoint="volunteers.staff_list",
         ),
     ),
-    robots_disallow=("/volunteers/me", "/volunteers/staff/", "/volunteers/signup"),
+    robots_disallow=("/volunteers/me", "/volunteers/staff/"),
+    sitemap="portal.volunteers.views:sitemap_entries",
+    site_map="portal.volunteers.views:site_map_sections",
     demo="portal.volunteers.demo:load",
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, request, send_file
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.auth.models import Role
@@ -484,6 +485,38 @@ def staff_reinstate(volunteer_id: int):
     else:
         flash(_("The volunteer is reinstated."), "success")
     return see_other("volunteers.staff_detail", volunteer_id=volunteer.id)
+
+
+# The site map and sitemap.xml ----------------------------------------------------------------
+
+
+PUBLIC_PAGES = (
+    (_l("Volunteers"), "volunteers.index"),
+    (_l("Sign up as a volunteer"), "volunteers.signup"),
+    (_l("Check a service record certificate"), "volunteers.verify_certificate"),
+    (_l("Privacy notice for volunteers"), "volunteers.privacy"),
+    (_l("Volunteer agreement"), "volunteers.agreement"),
+)
+
+
+def site_map_sections(session) -> list:
+    """The area's public pages, for the site map page (/sitemap)."""
+    from flask import url_for
+
+    from portal.core.registry import SiteMapSection
+
+    links = tuple((title, url_for(endpoint)) for title, endpoint in PUBLIC_PAGES[1:])
+    return [SiteMapSection(_l("Volunteers"), url_for("volunteers.index"), links)]
+
+
+def sitemap_entries(session):
+    """The area's public pages, for /sitemap.xml (sign-up and the certificate check included)."""
+    from flask import url_for
+
+    from portal.core.registry import SitemapEntry
+
+    for _title, endpoint in PUBLIC_PAGES:
+        yield SitemapEntry(url_for(endpoint))
 
 
 # The other screens of the area register their routes on `bp`.
