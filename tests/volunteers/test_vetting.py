@@ -75,7 +75,9 @@ def actions(session, volunteer) -> list[str]:
     return list(rows)
 
 
-def test_uploading_the_certificate_submits_the_application(app, session, volunteer, volunteer_client):
+def test_uploading_the_certificate_submits_the_application(
+    app, session, volunteer, volunteer_client
+):
     response = upload(volunteer_client, PDF)
     assert response.status_code == 303
     v = refreshed(session, volunteer)
@@ -88,9 +90,15 @@ def test_uploading_the_certificate_submits_the_application(app, session, volunte
 
 @pytest.mark.parametrize(
     ("data", "words"),
-    [(b"", "empty"), (b"MZ\x90\x00 not a pdf", "PDF"), (b"%PDF" + b"x" * (8 * 1024 * 1024), "large")],
+    [
+        (b"", "empty"),
+        (b"MZ\x90\x00 not a pdf", "PDF"),
+        (b"%PDF" + b"x" * (8 * 1024 * 1024), "large"),
+    ],
 )
-def test_a_bad_certificate_file_is_a_clear_error(app, session, volunteer, volunteer_client, data, words):
+def test_a_bad_certificate_file_is_a_clear_error(
+    app, session, volunteer, volunteer_client, data, words
+):
     app.config["MAX_CONTENT_LENGTH"] = 20 * 1024 * 1024
     response = upload(volunteer_client, data)
     assert response.status_code == 422
@@ -118,21 +126,38 @@ def test_staff_verify_and_the_file_is_gone(app, session, volunteer, volunteer_cl
     assert v.check_date == check and v.check_expires == check + timedelta(days=365)
     assert v.certificate_sha256 is None
     assert not (Path(app.config["PORTAL_UPLOAD_DIR"]) / "volunteers" / sha).exists()
-    assert actions(session, volunteer)[-2:] == ["volunteer.certificate_viewed", "volunteer.verified"]
+    assert actions(session, volunteer)[-2:] == [
+        "volunteer.certificate_viewed",
+        "volunteer.verified",
+    ]
     # Training completes the vetting.
-    post(staff_client, f"/volunteers/staff/{volunteer.id}/training", {"training_date": date.today().isoformat()})
+    post(
+        staff_client,
+        f"/volunteers/staff/{volunteer.id}/training",
+        {"training_date": date.today().isoformat()},
+    )
     assert refreshed(session, volunteer).status == Status.ACTIVE
     assert services.pairing_refusal(refreshed(session, volunteer)) is None
-    keys = list(session.exec(select(OutboxMessage.key).where(OutboxMessage.user_id == volunteer.user_id)))
+    keys = list(
+        session.exec(select(OutboxMessage.key).where(OutboxMessage.user_id == volunteer.user_id))
+    )
     assert any(":verified:" in k for k in keys) and any(k.endswith(":active") for k in keys)
 
 
-def test_a_check_date_in_the_future_or_over_a_year_old_is_refused(session, volunteer, volunteer_client, staff_client):
+def test_a_check_date_in_the_future_or_over_a_year_old_is_refused(
+    session, volunteer, volunteer_client, staff_client
+):
     upload(volunteer_client, PDF)
     for day in (date.today() + timedelta(days=1), date.today() - timedelta(days=400)):
-        response = post(staff_client, f"/volunteers/staff/{volunteer.id}/verify", {"check_date": day.isoformat()})
+        response = post(
+            staff_client,
+            f"/volunteers/staff/{volunteer.id}/verify",
+            {"check_date": day.isoformat()},
+        )
         assert response.status_code == 422
-    response = post(staff_client, f"/volunteers/staff/{volunteer.id}/verify", {"check_date": "0001-01-01"})
+    response = post(
+        staff_client, f"/volunteers/staff/{volunteer.id}/verify", {"check_date": "0001-01-01"}
+    )
     assert response.status_code == 422
     assert refreshed(session, volunteer).status == Status.SUBMITTED
 
@@ -144,7 +169,9 @@ def test_staff_of_another_township_cannot_see_or_act(app, session, volunteer, vo
     login(c, other)
     assert c.get(f"/volunteers/staff/{volunteer.id}").status_code == 404
     assert c.get(f"/volunteers/staff/{volunteer.id}/certificate-file").status_code == 404
-    response = post(c, f"/volunteers/staff/{volunteer.id}/verify", {"check_date": date.today().isoformat()})
+    response = post(
+        c, f"/volunteers/staff/{volunteer.id}/verify", {"check_date": date.today().isoformat()}
+    )
     assert response.status_code == 404
     assert volunteer.number not in page_text(c.get("/volunteers/staff/"))
     assert refreshed(session, volunteer).status == Status.SUBMITTED
@@ -175,7 +202,11 @@ def test_the_staff_list_filters_and_searches(app, session, staff_client):
 def test_a_decision_needs_a_reason(session, volunteer, volunteer_client, staff_client, action):
     upload(volunteer_client, PDF)
     if action == "suspend":
-        post(staff_client, f"/volunteers/staff/{volunteer.id}/verify", {"check_date": date.today().isoformat()})
+        post(
+            staff_client,
+            f"/volunteers/staff/{volunteer.id}/verify",
+            {"check_date": date.today().isoformat()},
+        )
     response = post(staff_client, f"/volunteers/staff/{volunteer.id}/{action}", {"reason": "  "})
     assert response.status_code == 422
 
@@ -186,7 +217,11 @@ def test_return_reject_suspend_and_reinstate(session, volunteer, volunteer_clien
     v = refreshed(session, volunteer)
     assert v.status == Status.APPLIED and v.certificate_sha256 is None
     upload(volunteer_client, PDF)
-    post(staff_client, f"/volunteers/staff/{volunteer.id}/verify", {"check_date": date.today().isoformat(), "training_date": date.today().isoformat()})
+    post(
+        staff_client,
+        f"/volunteers/staff/{volunteer.id}/verify",
+        {"check_date": date.today().isoformat(), "training_date": date.today().isoformat()},
+    )
     assert refreshed(session, volunteer).status == Status.ACTIVE
     post(staff_client, f"/volunteers/staff/{volunteer.id}/suspend", {"reason": "家长投诉，待核实"})
     v = refreshed(session, volunteer)
@@ -194,10 +229,16 @@ def test_return_reject_suspend_and_reinstate(session, volunteer, volunteer_clien
     assert services.pairing_refusal(v) is not None
     post(staff_client, f"/volunteers/staff/{volunteer.id}/reinstate")
     assert refreshed(session, volunteer).status == Status.ACTIVE
-    assert actions(session, volunteer)[-3:] == ["volunteer.verified", "volunteer.suspended", "volunteer.reinstated"]
+    assert actions(session, volunteer)[-3:] == [
+        "volunteer.verified",
+        "volunteer.suspended",
+        "volunteer.reinstated",
+    ]
 
 
-def test_the_workspace_counts_what_waits(app, session, volunteer, volunteer_client, staff, staff_client):
+def test_the_workspace_counts_what_waits(
+    app, session, volunteer, volunteer_client, staff, staff_client
+):
     assert services.waiting_count(session, staff) == 0
     upload(volunteer_client, PDF)
     assert services.waiting_count(session, staff) == 1
@@ -223,19 +264,34 @@ def test_reminders_30_and_7_days_before_and_at_expiry_each_once(app, session, vo
     v = _active(session, volunteer, staff, date(2025, 12, 1))
     expires = v.check_expires  # 2026-12-01
     with app.app_context():
-        assert services.vetting_reminders(session, today=expires - timedelta(days=31)) == {"reminded": 0, "expired": 0}
-        assert services.vetting_reminders(session, today=expires - timedelta(days=30))["reminded"] == 1
-        assert services.vetting_reminders(session, today=expires - timedelta(days=29))["reminded"] == 0
-        assert services.vetting_reminders(session, today=expires - timedelta(days=7))["reminded"] == 1
-        assert services.vetting_reminders(session, today=expires - timedelta(days=2))["reminded"] == 0
+        assert services.vetting_reminders(session, today=expires - timedelta(days=31)) == {
+            "reminded": 0,
+            "expired": 0,
+        }
+        assert (
+            services.vetting_reminders(session, today=expires - timedelta(days=30))["reminded"] == 1
+        )
+        assert (
+            services.vetting_reminders(session, today=expires - timedelta(days=29))["reminded"] == 0
+        )
+        assert (
+            services.vetting_reminders(session, today=expires - timedelta(days=7))["reminded"] == 1
+        )
+        assert (
+            services.vetting_reminders(session, today=expires - timedelta(days=2))["reminded"] == 0
+        )
         assert services.vetting_reminders(session, today=expires)["expired"] == 1
-        assert services.vetting_reminders(session, today=expires + timedelta(days=1))["expired"] == 0
+        assert (
+            services.vetting_reminders(session, today=expires + timedelta(days=1))["expired"] == 0
+        )
     session.commit()
     # One message per channel (in-app and SMS) under one key: count the keys.
     keys = set(session.exec(select(OutboxMessage.key).where(OutboxMessage.user_id == v.user_id)))
     assert sum("check-expiring" in k for k in keys) == 2
     assert sum("check-expired" in k for k in keys) == 1
-    staff_keys = list(session.exec(select(OutboxMessage.key).where(OutboxMessage.user_id == staff.id)))
+    staff_keys = list(
+        session.exec(select(OutboxMessage.key).where(OutboxMessage.user_id == staff.id))
+    )
     assert len(staff_keys) == 1 and "staff-expired" in staff_keys[0]
     assert services.pairing_refusal(v, expires) is not None
     assert services.pairing_refusal(v, expires - timedelta(days=1)) is None
@@ -245,8 +301,18 @@ def test_a_missed_day_still_sends_the_nearest_reminder_once(app, session, volunt
     v = _active(session, volunteer, staff, date(2025, 12, 1))
     with app.app_context():
         # The scheduler was down from 30 to 20 days before: the 30-day reminder goes out late.
-        assert services.vetting_reminders(session, today=v.check_expires - timedelta(days=20))["reminded"] == 1
-        assert services.vetting_reminders(session, today=v.check_expires - timedelta(days=19))["reminded"] == 0
+        assert (
+            services.vetting_reminders(session, today=v.check_expires - timedelta(days=20))[
+                "reminded"
+            ]
+            == 1
+        )
+        assert (
+            services.vetting_reminders(session, today=v.check_expires - timedelta(days=19))[
+                "reminded"
+            ]
+            == 0
+        )
 
 
 def test_the_scheduler_job_runs_the_reminders(app, session, volunteer, staff, time_machine):
@@ -259,31 +325,49 @@ def test_the_scheduler_job_runs_the_reminders(app, session, volunteer, staff, ti
     assert v.check_expires == date(2026, 12, 1)
 
 
-def test_a_renewed_check_gets_its_own_reminders(app, session, volunteer, volunteer_client, staff, staff_client):
+def test_a_renewed_check_gets_its_own_reminders(
+    app, session, volunteer, volunteer_client, staff, staff_client
+):
     v = _active(session, volunteer, staff, date(2025, 12, 1))
     with app.app_context():
         services.vetting_reminders(session, today=date(2026, 11, 1))
     session.commit()
     upload(volunteer_client, PDF)
     assert refreshed(session, volunteer).status == Status.ACTIVE  # stays active while renewing
-    post(staff_client, f"/volunteers/staff/{volunteer.id}/verify", {"check_date": date.today().isoformat()})
+    post(
+        staff_client,
+        f"/volunteers/staff/{volunteer.id}/verify",
+        {"check_date": date.today().isoformat()},
+    )
     v = refreshed(session, volunteer)
     assert v.check_expires == date.today() + timedelta(days=365)
     with app.app_context():
-        assert services.vetting_reminders(session, today=v.check_expires - timedelta(days=30))["reminded"] == 1
+        assert (
+            services.vetting_reminders(session, today=v.check_expires - timedelta(days=30))[
+                "reminded"
+            ]
+            == 1
+        )
 
 
 # The volunteer's own changes ------------------------------------------------------------------
 
 
-def test_changing_a_key_field_sends_the_profile_back(app, session, volunteer, volunteer_client, staff):
+def test_changing_a_key_field_sends_the_profile_back(
+    app, session, volunteer, volunteer_client, staff
+):
     _active(session, volunteer, staff, date.today() - timedelta(days=10))
     page = volunteer_client.get("/volunteers/me/profile")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'value="王小明"' in html
-    data = services.current_values(refreshed(session, volunteer), session.get(User, volunteer.user_id))
-    form = {k: ("" if v is None else v.isoformat() if isinstance(v, date) else v) for k, v in data.items()}
+    data = services.current_values(
+        refreshed(session, volunteer), session.get(User, volunteer.user_id)
+    )
+    form = {
+        k: ("" if v is None else v.isoformat() if isinstance(v, date) else v)
+        for k, v in data.items()
+    }
     form["id_number"] = ""
     form["skills"] = ["tutoring", "law"]
     response = post(volunteer_client, "/volunteers/me/profile", form)
@@ -295,10 +379,17 @@ def test_changing_a_key_field_sends_the_profile_back(app, session, volunteer, vo
     v = refreshed(session, volunteer)
     assert v.status == Status.SUBMITTED and v.township_code == GUSHI
     assert services.pairing_refusal(v) is not None
-    assert services.waiting_count(session, make_user(session, role=Role.TOWNSHIP_STAFF, township_code=GUSHI)) == 1
+    assert (
+        services.waiting_count(
+            session, make_user(session, role=Role.TOWNSHIP_STAFF, township_code=GUSHI)
+        )
+        == 1
+    )
 
 
-def test_withdrawal_erases_the_id_number_and_closes_the_account(app, session, volunteer, volunteer_client):
+def test_withdrawal_erases_the_id_number_and_closes_the_account(
+    app, session, volunteer, volunteer_client
+):
     page = volunteer_client.get("/volunteers/me/withdraw")
     assert "身份证件号码" in page_text(page) or "identity document number" in page_text(page)
     refused = post(volunteer_client, "/volunteers/me/withdraw", {})
