@@ -1,1 +1,1 @@
-"""One-on-one pairing of vetted volunteers with children (一对一帮扶)."""
+"""Volunteers and Party members (志愿者): sign-up, vetting, service hours and certificates."""
