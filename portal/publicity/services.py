@@ -1077,10 +1077,45 @@ def sitemap_entries(session: Session):
         yield SitemapEntry(public_url(item), item.updated_at)
 
 
-def public_url(item: Item) -> str:
-    """The public address of an item (needs an application context)."""
+def public_url(item: Item | LiveItem) -> str:
+    """The public address of an item (needs an application context).
+
+    Inside a request it is its column's path up to the slug, built by url_for once per
+    application and script root, followed by the slug: lists build many of these links.
+    """
+    from flask import has_request_context
+
+    slug = item.slug
+    if has_request_context() and slug.isascii() and slug.replace("-", "").isalnum():
+        return _url_prefixes()[item.kind] + slug  # nothing in such a slug is quoted
+    return _built_url(item.kind, slug)
+
+
+def _built_url(kind: str, slug: str) -> str:
     from flask import url_for
 
-    if item.kind == Kind.PAGE:
-        return url_for("publicity.page", slug=item.slug)
-    return url_for("publicity.detail", segment=COLUMN_BY_KIND[item.kind].segment, slug=item.slug)
+    if kind == Kind.PAGE:
+        return url_for("publicity.page", slug=slug)
+    return url_for("publicity.detail", segment=COLUMN_BY_KIND[kind].segment, slug=slug)
+
+
+_PLACEHOLDER = "placeholder-slug"
+
+
+def _url_prefixes() -> dict[str, str]:
+    """{kind: its items' public path up to the slug} for this application and script root."""
+    from flask import current_app, request
+
+    kept = current_app.extensions.setdefault("publicity_url_prefixes", {})
+    prefixes = kept.get(request.script_root)
+    if prefixes is None:
+        if len(kept) > 100:  # a bound, should a server ever vary its script root
+            kept.clear()
+        prefixes = {}
+        for column in COLUMNS:
+            url = _built_url(column.kind, _PLACEHOLDER)
+            if not url.endswith("/" + _PLACEHOLDER):
+                raise RuntimeError(f"the address of an item does not end with its slug: {url}")
+            prefixes[column.kind] = url.removesuffix(_PLACEHOLDER)
+        kept[request.script_root] = prefixes
+    return prefixes

@@ -124,6 +124,24 @@ def column_title(kind: str) -> str:
     return translated(column.title) if column else kind
 
 
+@bp.app_template_global()
+def listed_rows(rows, show_column: bool = False) -> list[tuple[str, str, str, str, str]]:
+    """Per (item, revision) row of a list: link, title, column, ISO date and date as shown.
+
+    Worked out here in one call per list, not in three template calls per row.
+    """
+    return [
+        (
+            _url(item),
+            revision.title,
+            column_title(item.kind) if show_column else "",
+            item.published_at.isoformat() if item.published_at else "",
+            item_date(item),
+        )
+        for item, revision in rows
+    ]
+
+
 # Public pages ----------------------------------------------------------------------------
 
 
