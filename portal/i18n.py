@@ -166,5 +166,8 @@ def init_app(app: Flask) -> None:
     app.after_request(remember_language)
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.filters["datetime"] = format_time
+    # The same as functions, for arguments of a translated sentence: _("... %(day)s", day=format_day(d)).
+    app.jinja_env.globals["format_day"] = format_day
+    app.jinja_env.globals["format_time"] = format_time
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["is_chinese"] = is_chinese
