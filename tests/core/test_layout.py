@@ -167,10 +167,16 @@ def test_the_home_page_says_what_the_portal_does_today(client):
 
 
 def test_area_pages_say_the_service_is_not_online_yet_and_how_to_act_today(client):
-    for path in ["/parents-school/", "/volunteers/", "/charity/"]:
+    for path in ["/parents-school/", "/charity/"]:
         text = page_text(client.get(path))
         assert "尚未开通" in text, path
         assert "一门受理、协同办理" in text and "求助热线" in text
+
+
+def test_the_volunteers_page_sends_people_to_sign_up_now_that_it_is_online(client):
+    response = client.get("/volunteers/")
+    assert "尚未开通" not in page_text(response)
+    assert 'href="/volunteers/signup"' in response.get_data(as_text=True)
 
 
 def test_site_map_lists_the_areas_the_columns_and_the_pages(app, client, session):
