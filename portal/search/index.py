@@ -156,6 +156,7 @@ class Hit:
     summary: str
     published: datetime | None  # aware UTC
     doc_no: str = ""  # 发文字号, for an official document
+    version: str = ""  # the document's version when it was indexed
     kind_label: str = ""
     snippet: str = ""  # safe HTML: escaped text with <mark> around matches
 
@@ -180,7 +181,14 @@ def make_snippet(text: str, words: list[str], *, width: int = 60, count: int = 2
     for Whoosh's highlighter took milliseconds per hit.
     """
     text = " ".join(text.split())
-    lowered = text.lower()
+    return marked_passages(text, text.lower(), words, width=width, count=count)
+
+
+def marked_passages(
+    text: str, lowered: str, words: list[str], *, width: int = 60, count: int = 2
+) -> str:
+    """make_snippet for a text whose runs of whitespace are single spaces already, and its
+    lower case (kept with the text by whoever shows snippets of it again)."""
     found = sorted(
         (pos, word) for word in words if word for pos in [lowered.find(word)] if pos >= 0
     )
@@ -539,6 +547,7 @@ class SearchIndex:
                     summary=fields.get("summary") or "",
                     published=published.replace(tzinfo=UTC) if published else None,
                     doc_no=(fields.get("meta") or {}).get("doc_no", ""),
+                    version=fields.get("ver") or "",
                 )
             )
         return results

@@ -4,6 +4,9 @@ snippet of the document's visible text."""
 from __future__ import annotations
 
 import html
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from flask_babel import get_locale
@@ -11,8 +14,8 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from portal.pagination import Page
-from portal.search.index import Hit, SearchIndex, get_index, make_snippet
-from portal.search.sources import all_kinds, qualify, sources
+from portal.search.index import Hit, SearchIndex, get_index, make_snippet, marked_passages
+from portal.search.sources import all_kinds, sources
 
 
 @dataclass(frozen=True)
@@ -35,15 +38,16 @@ def search(
     index: SearchIndex | None = None,
 ) -> SearchPage:
     """Search every source; `url_prefix` (the request's script root) goes before each path."""
-    found = (index or get_index()).search(query, kind=kind, year=year, page=page, per_page=per_page)
-    texts = _texts(session, found.hits)
+    index = index or get_index()
+    found = index.search(query, kind=kind, year=year, page=page, per_page=per_page)
+    texts = _texts(session, found.hits, snippet_texts(index))
     labels = kind_labels()
     hits = [
         replace(
             hit,
             url=url_prefix + hit.url,
             kind_label=labels.get(hit.kind, hit.kind),
-            snippet=_snippet(hit, texts.get(hit.key, ""), found.words),
+            snippet=_snippet(hit, texts.get(hit.key, EMPTY_TEXT), found.words),
         )
         for hit in found.hits
     ]
@@ -72,22 +76,100 @@ def kind_labels() -> dict[str, str]:
     return found
 
 
-def _texts(session: Session, hits: list[Hit]) -> dict[str, str]:
-    """{qualified id: visible text} of the hits, one call per source."""
-    wanted: dict[str, list[str]] = {}
+@dataclass(frozen=True, slots=True)
+class SnippetText:
+    """A document's visible text as snippets read it."""
+
+    text: str  # runs of whitespace made single spaces
+    lowered: str
+    head: str  # the first 120 characters as the source gave them
+
+    @classmethod
+    def of(cls, text: str) -> SnippetText:
+        spaced = " ".join(text.split())
+        lowered = spaced.lower()
+        return cls(spaced, spaced if lowered == spaced else lowered, text[:120])
+
+    def size(self) -> int:
+        return len(self.text) + (len(self.lowered) if self.lowered is not self.text else 0)
+
+
+EMPTY_TEXT = SnippetText("", "", "")
+
+
+class SnippetTexts:
+    """The texts of recently shown documents, by (qualified id, version): what the public
+    sees of a document changes only with its version, so a text is read from its source and
+    prepared once per version. Bounded by the characters it holds."""
+
+    def __init__(self, max_chars: int = 4_000_000):
+        self.max_chars = max_chars
+        self._texts: OrderedDict[tuple[str, str], SnippetText] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> SnippetText | None:
+        with self._lock:
+            found = self._texts.get(key)
+            if found is not None:
+                self._texts.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], text: SnippetText) -> None:
+        with self._lock:
+            old = self._texts.pop(key, None)
+            if old is not None:
+                self._chars -= old.size()
+            self._texts[key] = text
+            self._chars += text.size()
+            while self._chars > self.max_chars and len(self._texts) > 1:
+                _key, dropped = self._texts.popitem(last=False)
+                self._chars -= dropped.size()
+
+
+# One per index: another index (a test's, a rebuilt directory) may number its documents alike.
+_SNIPPET_TEXTS: weakref.WeakKeyDictionary[SearchIndex, SnippetTexts] = weakref.WeakKeyDictionary()
+_SNIPPET_TEXTS_LOCK = threading.Lock()
+
+
+def snippet_texts(index: SearchIndex) -> SnippetTexts:
+    with _SNIPPET_TEXTS_LOCK:
+        texts = _SNIPPET_TEXTS.get(index)
+        if texts is None:
+            texts = _SNIPPET_TEXTS[index] = SnippetTexts()
+        return texts
+
+
+def _texts(session: Session, hits: list[Hit], kept: SnippetTexts) -> dict[str, SnippetText]:
+    """{qualified id: visible text} of the hits; those not kept, one call per source.
+
+    A hit without a version (an index written before versions were shown) is always read.
+    """
+    texts: dict[str, SnippetText] = {}
+    wanted: dict[str, list[Hit]] = {}
     for hit in hits:
-        wanted.setdefault(hit.source, []).append(hit.local_id)
-    texts: dict[str, str] = {}
-    for source in sources():
-        ids = wanted.get(source.name)
-        if ids:
-            for local_id, text in source.texts(session, ids).items():
-                texts[qualify(source.name, local_id)] = text
+        found = kept.get((hit.key, hit.version)) if hit.version else None
+        if found is not None:
+            texts[hit.key] = found
+        else:
+            wanted.setdefault(hit.source, []).append(hit)
+    for source in sources() if wanted else ():
+        missing = wanted.get(source.name)
+        if not missing:
+            continue
+        read = source.texts(session, [hit.local_id for hit in missing])
+        for hit in missing:
+            text = read.get(hit.local_id)
+            if text is None:  # no longer live: nothing to keep
+                continue
+            texts[hit.key] = prepared = SnippetText.of(text)
+            if hit.version:
+                kept.put((hit.key, hit.version), prepared)
     return texts
 
 
-def _snippet(hit: Hit, text: str, words: list[str]) -> Markup:
-    snippet = make_snippet(text, words) or make_snippet(hit.summary, words)
+def _snippet(hit: Hit, text: SnippetText, words: list[str]) -> Markup:
+    snippet = marked_passages(text.text, text.lowered, words) or make_snippet(hit.summary, words)
     if not snippet:
-        snippet = html.escape((hit.summary or text)[:120])
+        snippet = html.escape(hit.summary[:120] if hit.summary else text.head)
     return Markup(snippet)  # noqa: S704 - make_snippet escapes the text it marks

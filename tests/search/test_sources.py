@@ -70,6 +70,35 @@ def test_the_kind_filter_lists_every_source_and_narrows_to_one(
     assert "2 条结果" in page_text(_search(client, "防溺水", kind="nothing"))
 
 
+def test_snippet_texts_are_read_again_when_the_version_changes(app, session, notes):
+    """A document's text is read from its source once per version, and a new version's
+    text is what the snippets show."""
+    from portal.search import services
+
+    notes.put("5", "家访记录", "周末走访留守儿童家庭，讲解防溺水常识")
+    with app.app_context():
+        sync_items(session, "notes", ["5"])
+    reads: list[list[str]] = []
+    texts = notes.texts
+
+    def counted(session, ids):
+        reads.append(list(ids))
+        return texts(session, ids)
+
+    notes.texts = counted
+    with app.test_request_context():
+        first = services.search(session, "防溺水")
+        again = services.search(session, "防溺水")
+        assert reads == [["5"]]  # the second search used the text read by the first
+        assert "防溺水</mark>常识" in first.items[0].snippet == again.items[0].snippet
+
+        notes.change("5", body="暑假开展防溺水安全教育进村活动", version="2")
+        sync_items(session, "notes", ["5"])
+        changed = services.search(session, "防溺水")
+    assert reads == [["5"], ["5"]]
+    assert "开展<mark" in changed.items[0].snippet and "常识" not in changed.items[0].snippet
+
+
 def test_catch_up_indexes_new_documents_and_removes_vanished_ones(app, client, session, notes):
     notes.put("1", "儿童之家开放日", "儿童之家 周末开放")
     assert "儿童之家开放日" not in page_text(_search(client, "儿童之家"))  # cached: no result
