@@ -211,6 +211,7 @@ def test_the_edit_form_shows_the_record_and_saves_a_change(session, township_cli
     child = make_child(session)
     html = township_client.get(f"/pairing/children/{child.id}/edit").get_data(as_text=True)
     assert "李小花" in html and "城北社区" in html
+    assert actions(session, child) == ["child.viewed"]  # the form shows the record too
     data = form_data(
         name=child.name,
         sex=child.sex,
@@ -385,10 +386,9 @@ def test_the_list_filters_and_shows_pairings(app, session, township_client):
 
 def test_an_empty_list_says_so(township_client):
     text = page_text(township_client.get("/pairing/children/"))
-    assert "还没有登记儿童" in text or "No children are registered yet" in text
-    assert "没有符合" in page_text(
-        township_client.get("/pairing/children/?q=无此人")
-    ) or "match" in page_text(township_client.get("/pairing/children/?q=无此人"))
+    assert "还没有在册儿童" in text
+    assert "没有符合筛选条件的儿童" in page_text(township_client.get("/pairing/children/?q=无此人"))
+    assert "没有已退出的儿童" in page_text(township_client.get("/pairing/children/?status=left"))
 
 
 def test_the_list_pages(app, session, township_client):
