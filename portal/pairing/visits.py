@@ -720,9 +720,5 @@ def mine_detail(
     )
 
 
-def format_hours(minutes: int) -> str:
-    return hours.format_hours(minutes)
-
-
 def in_days(day: date, days: int) -> date:
     return day + timedelta(days=days)
