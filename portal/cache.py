@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from flask import Flask, current_app, g, has_app_context, request
+from flask.ctx import RequestContext
 
 from portal.timeutil import utcnow
 from portal.web import is_partial_request
@@ -246,7 +247,9 @@ class CachedPages:
     def _marker(self, environ) -> tuple | None:
         """(key, areas, last change) of a cacheable page, or None."""
         app = self.flask_app
-        with app.request_context(environ):
+        # No session cookie came (see __call__): the session Flask would open is empty, and
+        # nothing here reads it.
+        with RequestContext(app, environ, session=app.session_interface.make_null_session(app)):
             if request.routing_exception is not None or request.url_rule is None:
                 return None
             return _marker(page_areas(app.view_functions.get(request.url_rule.endpoint)))

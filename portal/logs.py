@@ -54,8 +54,14 @@ def _rule_pattern(rule: str) -> re.Pattern[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _patterns(rules: frozenset[str]) -> tuple[re.Pattern[str], ...]:
-    return tuple(_rule_pattern(rule) for rule in sorted(rules))
+def _patterns(rules: frozenset[str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(the rule's text before its first variable, its pattern) per rule.
+
+    A pattern begins with that text, so a text without it is not searched at all.
+    """
+    return tuple(
+        (_VARIABLE_RE.split(rule, maxsplit=1)[0], _rule_pattern(rule)) for rule in sorted(rules)
+    )
 
 
 def token_rules(url_maps: Iterable[Map]) -> frozenset[str]:
@@ -69,10 +75,10 @@ def token_rules(url_maps: Iterable[Map]) -> frozenset[str]:
 
 
 _rules_seen: tuple[tuple[int, int], ...] = ()
-_rules_patterns: tuple[re.Pattern[str], ...] = ()
+_rules_patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 
-def _current_patterns() -> tuple[re.Pattern[str], ...]:
+def _current_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     """The token patterns of this process's URL maps, scanned again only when a map changed.
 
     Every logged request redacts its path: walking every rule of every map each time would
@@ -104,8 +110,11 @@ def redact_path(text: str) -> str:
     of this process's apps, so later token routes are covered), and the values of query
     parameters named token, password or secret.
     """
-    for pattern in _current_patterns():
-        text = pattern.sub(_blank_groups, text)
+    for start, pattern in _current_patterns():
+        if start in text:
+            text = pattern.sub(_blank_groups, text)
+    if "=" not in text:  # no query parameter to look at
+        return text
     return _QUERY_SECRET_RE.sub(rf"\1{REDACTED}", text)
 
 
