@@ -397,3 +397,14 @@ def test_the_full_export_needs_the_password_again_and_is_audited(
     entries = actions(session, "volunteer.exported_with_ids")
     assert len(entries) == 1 and entries[0].detail["rows"] == 2
     assert signup_data(1)["id_number"] not in str(entries[0].detail)
+
+
+def test_only_admins_see_the_full_export_link(app, session, client):
+    login(client, make_user(session, role=Role.ADMIN))
+    assert "/volunteers/staff/export-full.xlsx" in client.get("/volunteers/staff/").get_data(
+        as_text=True
+    )
+    county = app.test_client()
+    login(county, make_user(session, role=Role.COUNTY_STAFF))
+    html = county.get("/volunteers/staff/").get_data(as_text=True)
+    assert "/volunteers/staff/export.xlsx" in html and "export-full" not in html
