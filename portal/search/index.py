@@ -51,6 +51,7 @@ log = logging.getLogger("portal.search")
 STOP_WORDS = {"and", "or", "not", "to", "title", "body"}
 MAX_WORDS = 12
 MAX_EXPANSION = 60  # words a one-character query stands for, per field
+MAX_KEPT_STORED = 5000  # documents whose stored fields a searcher keeps decoded
 
 
 # Bump when the schema or the analysis changes; the dictionary's own hash is added to it.
@@ -240,6 +241,7 @@ class SearchIndex:
         self._lengths = LengthCache()
         self._expansions: dict[str, list[TermKey]] = {}
         self._numbered_fields: tuple[object, list[str]] = (None, [])
+        self._stored: tuple[object, dict[int, dict]] = (None, {})
         self.failure: str | None = None  # the last read that failed, until one succeeds
         try:
             with self._lock:
@@ -452,6 +454,20 @@ class SearchIndex:
                 found.append(terms)
         return found
 
+    def _stored_fields(self, searcher, docnum: int) -> dict:
+        """A document's stored fields (not to be changed), decoded once per searcher: they
+        never change under it, and a refreshed searcher starts with none."""
+        owner, kept = self._stored
+        if owner is not searcher:
+            kept = {}
+            self._stored = (searcher, kept)
+        fields = kept.get(docnum)
+        if fields is None:
+            if len(kept) >= MAX_KEPT_STORED:
+                kept.clear()
+            fields = kept[docnum] = searcher.stored_fields(docnum)
+        return fields
+
     def numbered_documents(self, searcher, text: str) -> set[int]:
         """Documents whose document or index number the query holds (the most specific form
         of each number that any document has)."""
@@ -522,7 +538,7 @@ class SearchIndex:
                 ranked = scorer.rank(
                     terms, filters=filters, first=first, start=last, count=per_page
                 )
-            stored = [searcher.stored_fields(docnum) for docnum, _score in ranked.page]
+            stored = [self._stored_fields(searcher, docnum) for docnum, _score in ranked.page]
             return ranked, pages, stored
 
         found = self._read(run)
