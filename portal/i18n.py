@@ -124,6 +124,8 @@ def _jinja_gettext(translations):
         rv = ugettext(string)
         if context.eval_ctx.autoescape:
             rv = Markup(rv)  # noqa: S704 - the catalogue's own text
+        if not variables and "%" not in rv:
+            return rv  # what `% {}` would give, without formatting (most messages)
         return rv % variables
 
     @pass_context
