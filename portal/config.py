@@ -96,6 +96,11 @@ def load_config(instance_path: str) -> dict:
         "PORTAL_LOGIN_RATE_LIMIT": os.environ.get("PORTAL_LOGIN_RATE_LIMIT", "30 per minute"),
         "PORTAL_RESET_LINK_MINUTES": _int("PORTAL_RESET_LINK_MINUTES", 60),
         "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
+        # Volunteers and pairing (days).
+        "PORTAL_VETTING_VALID_DAYS": _int("PORTAL_VETTING_VALID_DAYS", 365),
+        "PORTAL_PAIRING_BUFFER_DAYS": _int("PORTAL_PAIRING_BUFFER_DAYS", 14),
+        "PORTAL_VISIT_REMINDER_DAYS": _int("PORTAL_VISIT_REMINDER_DAYS", 30),
+        "PORTAL_VISIT_ESCALATION_DAYS": _int("PORTAL_VISIT_ESCALATION_DAYS", 45),
         "PORTAL_LOG_LEVEL": os.environ.get("PORTAL_LOG_LEVEL", "INFO"),
         # Notifications: e-mail over SMTP (off while no host is set), SMS through a provider.
         "PORTAL_SMTP_HOST": os.environ.get("PORTAL_SMTP_HOST", ""),

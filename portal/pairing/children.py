@@ -498,6 +498,7 @@ def _mark_left(
 ) -> None:
     child.status = ChildStatus.LEFT
     child.left_reason = reason
+    child.left_note = note
     child.left_on = today
     child.updated_at = utcnow()
     session.add(child)
