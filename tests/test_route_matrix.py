@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import event
-from werkzeug.routing.converters import NumberConverter
+from werkzeug.routing.converters import AnyConverter, NumberConverter
 
 from portal import notify
 from portal.auth.models import Role
@@ -30,15 +30,21 @@ SKIP = {"static"}
 LAST = {"auth.logout"}
 
 
+def _sample(converter):
+    """A value the route accepts: 1 for ids, the first choice of an any(...), else "x"."""
+    if isinstance(converter, NumberConverter):
+        return 1
+    if isinstance(converter, AnyConverter):
+        return sorted(converter.items)[0]
+    return "x"
+
+
 def _routes(app):
     adapter = app.url_map.bind("localhost")
     rules = [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP]
     rules.sort(key=lambda r: (r.endpoint in LAST, r.rule))
     for rule in rules:
-        values = {
-            arg: 1 if isinstance(rule._converters.get(arg), NumberConverter) else "x"
-            for arg in rule.arguments
-        }
+        values = {arg: _sample(rule._converters.get(arg)) for arg in rule.arguments}
         url = adapter.build(rule.endpoint, values)
         for method in sorted(rule.methods & {"GET", "POST"}):
             yield rule.endpoint, method, url

@@ -81,7 +81,7 @@ class ProfileFields(PortalForm):
         default="resident_id",
     )
     id_number = StringField(
-        _l("Document number"),
+        _l("Identity document number"),
         validators=[Length(max=30, message=_MAX)],
         description=_l(
             "18 characters for an ID card. Birth date and sex are read from it. It is stored "

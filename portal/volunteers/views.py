@@ -39,6 +39,15 @@ from portal.volunteers.models import PARTY_CODES, Volunteer
 from portal.web import flash_error, form_error, page_number, page_size, render, see_other
 
 bp = Blueprint("volunteers", __name__, url_prefix="/volunteers")
+
+
+def _format_hours(minutes: int) -> str:
+    from portal.volunteers.hours import format_hours
+
+    return format_hours(minutes)
+
+
+bp.add_app_template_global(_format_hours, "format_hours")
 STAFF = (Role.TOWNSHIP_STAFF, Role.COUNTY_STAFF, Role.ADMIN)
 
 
@@ -238,10 +247,10 @@ def certificate():
     form = CertificateForm()
     if form.validate_on_submit():
         upload = form.file.data
+        data = upload.read()
+        upload.close()  # a large upload is spooled to a temporary file: let it go now
         try:
-            services.upload_certificate(
-                get_session(), volunteer, data=upload.read(), ip=request.remote_addr
-            )
+            services.upload_certificate(get_session(), volunteer, data=data, ip=request.remote_addr)
         except DomainError as error:
             form_error(form, error)
         else:

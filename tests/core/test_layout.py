@@ -163,7 +163,8 @@ def test_hotlines_and_about_are_linked_from_the_header_and_the_home_page(client)
 
 def test_the_home_page_says_what_the_portal_does_today(client):
     text = page_text(client.get("/"))
-    assert "家长学校、志愿服务和应急救助服务将陆续在本平台开通" in text
+    assert "志愿者可以在本平台报名并接受审核" in text
+    assert "家长学校和应急救助服务将陆续在本平台开通" in text
 
 
 def test_area_pages_say_the_service_is_not_online_yet_and_how_to_act_today(client):
