@@ -173,15 +173,6 @@ def test_a_volunteer_signs_up_on_a_phone_and_uploads_the_certificate(live_server
     _no_accessibility_violations(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The sign-up answers a wrong form with 422, and htmx (default responseHandling) does "
-        "not swap a 4xx answer to a boosted form: with JavaScript on, nothing changes on the "
-        "page and the errors are never shown. Remove this mark when base.html's htmx-config "
-        "swaps 422 answers."
-    ),
-)
 def test_a_wrong_id_number_is_shown_on_its_field_and_everything_else_is_kept(live_server, phone):
     page = phone
     base = live_server.url
@@ -227,14 +218,6 @@ def _staff_page(browser, live_server):
     return page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The filter's htmx request renders only the block 'results' of "
-        "volunteers/staff_list.html, where the macro `pager` (imported at the top of the "
-        "template) is undefined: the request answers 500. Remove this mark when it is fixed."
-    ),
-)
 def test_township_staff_filter_their_volunteers_and_the_results_update_in_place(
     live_server, browser
 ):
@@ -265,15 +248,6 @@ def test_township_staff_filter_their_volunteers_and_the_results_update_in_place(
     page.context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "volunteers/staff_detail.html collects its reason actions with `{% set _ = ... %}`, "
-        "which replaces gettext `_` with None: a volunteer whose certificate waits (return "
-        "and reject both offered) makes the detail page answer 500. Remove this mark when "
-        "it is fixed."
-    ),
-)
 def test_township_staff_verify_a_volunteer_who_then_sees_until_when_it_is_valid(
     live_server, browser, phone
 ):
