@@ -254,14 +254,6 @@ def create_user(
     if email and (not EMAIL_RE.match(email) or len(email) > 254):
         raise AccountError(N_("The e-mail address is not valid."), field="email")
     role = Role(role)
-    if role == Role.TOWNSHIP_STAFF:
-        if not township_code or session.get(Township, township_code) is None:
-            raise AccountError(
-                N_("Township staff must be bound to one of the 19 townships."),
-                field="township_code",
-            )
-    else:
-        township_code = None
     if role == Role.LECTURE_ORGANISER:
         if office is None:
             raise AccountError(
@@ -270,6 +262,15 @@ def create_user(
         office = Office(office)
     else:
         office = None
+    # Township staff, and lecture organisers of a township, are bound to one township.
+    if role == Role.TOWNSHIP_STAFF or office == Office.TOWNSHIP:
+        if not township_code or session.get(Township, township_code) is None:
+            raise AccountError(
+                N_("Township staff must be bound to one of the 19 townships."),
+                field="township_code",
+            )
+    else:
+        township_code = None
     if phone and session.exec(select(func.count()).where(User.phone == phone)).one():
         raise AccountError(N_("An account with this mobile number already exists."), field="phone")
     if email and session.exec(select(func.count()).where(User.email == email)).one():

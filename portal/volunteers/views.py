@@ -361,7 +361,7 @@ def _detail(volunteer: Volunteer, *, status: int = 200, **forms):
         verify_form=forms.get("verify_form") or VerifyForm(formdata=None),
         training_form=forms.get("training_form") or TrainingForm(formdata=None),
         reason_form=forms.get("reason_form") or ReasonForm(formdata=None),
-        reason_action=forms.get("reason_action"),
+        decision=forms.get("decision"),
         status=status,
         **_labels(),
     )
@@ -480,7 +480,7 @@ def staff_decide(volunteer_id: int, action: str):
         else:
             flash(_(done), "success")
             return see_other("volunteers.staff_detail", volunteer_id=volunteer.id)
-    return _detail(volunteer, reason_form=form, reason_action=action, status=422)
+    return _detail(volunteer, reason_form=form, decision=action, status=422)
 
 
 @bp.route("/staff/<int:volunteer_id>/reinstate", methods=["POST"])

@@ -32,7 +32,8 @@ def _codes_in_the_code() -> set[str]:
     return codes
 
 
-def test_every_action_code_in_the_code_has_a_label():
+def test_every_action_code_in_the_code_has_a_label(app):
+    """Areas register their labels when they load (the app fixture loads every area)."""
     codes = _codes_in_the_code()
     assert {"login.failed", "content.published", "user.disabled", "outbox.retried"} <= codes
     assert sorted(codes - set(audit.ACTION_LABELS)) == []
