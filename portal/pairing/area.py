@@ -36,4 +36,5 @@ AREA = AreaSpec(
         ),
     ),
     robots_disallow=("/pairing/",),
+    demo="portal.pairing.demo:load",
 )
