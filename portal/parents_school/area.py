@@ -8,6 +8,7 @@ AREA = AreaSpec(
     name="parents_school",
     order=20,
     blueprint="portal.parents_school.views:bp",
+    models="portal.parents_school.models",
     nav=(NavLink("parents_school.index", _l("Parents' school"), order=20),),
     card=Card(
         endpoint="parents_school.index",

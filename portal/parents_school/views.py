@@ -1,15 +1,14 @@
-"""Public pages of this area."""
+"""Pages of the parents' school.
+
+Public pages (the schedule, a lecture, booking, managing a booking, calendar files) live in
+`public_views`, the organisers' pages (lectures, check-in, feedback, the annual plan) in
+`organiser_views`; both register their routes on this blueprint.
+"""
+
+from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.core.registry import area
-from portal.security import public
-from portal.web import render
+bp = Blueprint("parents_school", __name__)
 
-bp = Blueprint("parents_school", __name__, url_prefix="/parents-school")
-
-
-@bp.route("/")
-@public
-def index():
-    return render("core/area.html", card=area("parents_school").card)
+from portal.parents_school import organiser_views, public_views  # noqa: E402, F401
