@@ -31,6 +31,8 @@ ONLINE_GUIDES = {
         "/volunteers/me/profile",
         "/volunteers/me/withdraw",
         "/volunteers/certificates/verify",
+        "/pairing/mine/",
+        "/pairing/overview",
     ],
 }
 # Practice that neither the county policy nor the portal supports.
@@ -44,7 +46,8 @@ UNSUPPORTED = [
     "短信提醒",
     "候补",
 ]  # 双报到 and 志愿者编号 left this list when the volunteers area brought both online
-ACTIONS = re.compile(r"预约|报名|申请|结对")
+# 结对 left ACTIONS when the pairing area brought one-on-one pairing online.
+ACTIONS = re.compile(r"预约|报名|申请")
 ONLINE = re.compile(r"在线|本平台|平台上|网上")
 NOT_YET = re.compile(r"尚未|开通后|不受理|不能在本平台")
 
@@ -131,11 +134,17 @@ def test_guides_of_online_areas_name_their_pages_and_what_is_still_not_online():
         for path in paths:
             assert path in links, f"{slug} does not link {path}"
         assert any("lands" in line for line in comments), f"{slug}: no note for the next change"
-    # Pairing with a child is arranged by township staff: the volunteer guide says it is not
-    # online yet, and no sentence about pairing claims otherwise.
+    # Pairing is online: the volunteer guide walks through it, and no shipped content still
+    # says it is not.
     body = guides["guide-volunteer-signup"][2]
-    assert "结对尚未在本平台开通" in body
     assert "年满18周岁" in body
+    assert "## 与孩子结对" in body
+    for path, front, text, _comments in FILES:
+        if front["slug"] in OFFICIAL:
+            continue
+        for sentence in re.split(r"[。；！\n]", f"{front['title']}\n{front['summary']}\n{text}"):
+            if "结对" in sentence:
+                assert not NOT_YET.search(sentence), f"{path.name}: {sentence}"
 
 
 def test_every_link_inside_the_portal_goes_to_a_page_it_has(app):
