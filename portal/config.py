@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+# The weights the pairing engine knows (portal.pairing.matching.DEFAULT_WEIGHTS).
+MATCH_WEIGHTS = ("need_met", "same_village", "preferred_township", "gender")
 
 
 class ConfigError(RuntimeError):
@@ -22,6 +25,46 @@ def _flag(name: str, default: bool = False) -> bool:
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return default if value in (None, "") else int(value)
+
+
+def _json_object(name: str) -> dict:
+    """A JSON object from the environment ({} when unset); anything else is refused at start."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise ConfigError(f"{name} is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise ConfigError(f'{name} must be a JSON object, such as {{"need_met": 10}}.')
+    return parsed
+
+
+def _match_settings() -> dict:
+    """The pairing engine's settings: weights, allowed neighbour townships, gender policy."""
+    weights = _json_object("PORTAL_MATCH_WEIGHTS")
+    for key, points in weights.items():
+        if key not in MATCH_WEIGHTS:
+            raise ConfigError(f"PORTAL_MATCH_WEIGHTS: unknown weight {key!r}.")
+        if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+            raise ConfigError(f"PORTAL_MATCH_WEIGHTS: {key!r} must be a whole number of 0 or more.")
+    neighbours = _json_object("PORTAL_MATCH_NEIGHBOURS")
+    for township, others in neighbours.items():
+        if not isinstance(others, list) or not all(isinstance(o, str) for o in others):
+            raise ConfigError(
+                f"PORTAL_MATCH_NEIGHBOURS: {township!r} must map to a list of township codes."
+            )
+    policy = os.environ.get("PORTAL_MATCH_GENDER_POLICY", "").strip() or "respect_preference"
+    if policy not in ("none", "same_sex", "respect_preference"):
+        raise ConfigError(
+            "PORTAL_MATCH_GENDER_POLICY must be none, same_sex or respect_preference."
+        )
+    return {
+        "PORTAL_MATCH_WEIGHTS": weights,
+        "PORTAL_MATCH_NEIGHBOURS": neighbours,
+        "PORTAL_MATCH_GENDER_POLICY": policy,
+    }
 
 
 def normalise_database_url(url: str) -> str:
@@ -101,6 +144,8 @@ def load_config(instance_path: str) -> dict:
         "PORTAL_PAIRING_BUFFER_DAYS": _int("PORTAL_PAIRING_BUFFER_DAYS", 14),
         "PORTAL_VISIT_REMINDER_DAYS": _int("PORTAL_VISIT_REMINDER_DAYS", 30),
         "PORTAL_VISIT_ESCALATION_DAYS": _int("PORTAL_VISIT_ESCALATION_DAYS", 45),
+        # Pairing suggestions: JSON weights and neighbour townships, and the gender policy.
+        **_match_settings(),
         "PORTAL_LOG_LEVEL": os.environ.get("PORTAL_LOG_LEVEL", "INFO"),
         # Notifications: e-mail over SMTP (off while no host is set), SMS through a provider.
         "PORTAL_SMTP_HOST": os.environ.get("PORTAL_SMTP_HOST", ""),
