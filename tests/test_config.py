@@ -126,3 +126,35 @@ def test_without_proxy_setting_forwarded_headers_are_ignored(new_app, db_url):
     )
     assert "Strict-Transport-Security" not in response.headers
     assert seen == [("127.0.0.1", "http")]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("PORTAL_MATCH_WEIGHTS", "not json", "PORTAL_MATCH_WEIGHTS"),
+        ("PORTAL_MATCH_WEIGHTS", '{"luck": 3}', "unknown weight"),
+        ("PORTAL_MATCH_WEIGHTS", '{"need_met": -1}', "whole number"),
+        ("PORTAL_MATCH_NEIGHBOURS", '{"331124001": "331124002"}', "list of township codes"),
+        ("PORTAL_MATCH_GENDER_POLICY", "random", "PORTAL_MATCH_GENDER_POLICY"),
+    ],
+)
+def test_pairing_settings_are_checked_at_start(monkeypatch, name, value, words):
+    monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    with pytest.raises(ConfigError, match=words):
+        create_app()
+
+
+def test_pairing_settings_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PORTAL_MATCH_WEIGHTS", '{"same_village": 20}')
+    monkeypatch.setenv("PORTAL_MATCH_NEIGHBOURS", '{"331124001": ["331124002"]}')
+    monkeypatch.setenv("PORTAL_MATCH_GENDER_POLICY", "same_sex")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    app = create_app()
+    with app.app_context():
+        from portal.pairing import services
+
+        settings = services.match_settings()
+    assert settings.weights["same_village"] == 20 and settings.gender_policy == "same_sex"
+    assert settings.allowed("331124002", "331124001")
+    app.extensions["portal_db"].engine.dispose()

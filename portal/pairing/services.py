@@ -608,8 +608,16 @@ def _in(user: User, message: str) -> str:
 
 
 def first_name(child: Child) -> str:
-    """What a volunteer calls the child: the given name (the family name is one character)."""
-    return child.name[1:] if len(child.name) >= 2 else child.name
+    """What a volunteer calls the child: the given name, without the family name.
+
+    A name written with a middle dot (many ethnic-minority and transliterated names) keeps its
+    last part; a Han name drops its first character (compound family names such as 欧阳 keep
+    their second character: staff may write the name the child is called in the notes).
+    """
+    name = child.name.strip()
+    if "·" in name:
+        return name.rsplit("·", 1)[1] or name
+    return name[1:] if len(name) >= 2 else name
 
 
 def record_consent(

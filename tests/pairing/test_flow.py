@@ -302,3 +302,10 @@ def test_two_staff_pairing_the_same_child_at_once_give_one_pairing(real_app):
         ).all()
     assert len(open_rows) == 1
     assert outcomes.count("paired") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "given"), [("李小花", "小花"), ("演示·小雨", "小雨"), ("阿依古丽·买买提", "买买提")]
+)
+def test_volunteers_see_the_given_name_only(name, given):
+    assert services.first_name(Child(name=name)) == given
