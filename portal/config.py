@@ -144,6 +144,11 @@ def load_config(instance_path: str) -> dict:
         "PORTAL_PAIRING_BUFFER_DAYS": _int("PORTAL_PAIRING_BUFFER_DAYS", 14),
         "PORTAL_VISIT_REMINDER_DAYS": _int("PORTAL_VISIT_REMINDER_DAYS", 30),
         "PORTAL_VISIT_ESCALATION_DAYS": _int("PORTAL_VISIT_ESCALATION_DAYS", 45),
+        # Emergency aid: two approvers above this many fen (¥5,000), aid per child per
+        # calendar year, days of public notice before payment.
+        "PORTAL_AID_TWO_APPROVERS_ABOVE_FEN": _int("PORTAL_AID_TWO_APPROVERS_ABOVE_FEN", 500_000),
+        "PORTAL_AID_YEARLY_CAP": _int("PORTAL_AID_YEARLY_CAP", 1),
+        "PORTAL_AID_NOTICE_DAYS": _int("PORTAL_AID_NOTICE_DAYS", 7),
         # Pairing suggestions: JSON weights and neighbour townships, and the gender policy.
         **_match_settings(),
         "PORTAL_LOG_LEVEL": os.environ.get("PORTAL_LOG_LEVEL", "INFO"),

@@ -8,6 +8,8 @@ AREA = AreaSpec(
     name="charity",
     order=40,
     blueprint="portal.charity.views:bp",
+    models="portal.charity.models",
+    jobs="portal.charity.jobs",
     nav=(NavLink("charity.index", _l("Emergency aid"), order=40),),
     card=Card(
         endpoint="charity.index",

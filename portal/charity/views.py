@@ -1,15 +1,14 @@
-"""Public pages of this area."""
+"""Pages of emergency aid.
+
+The public pages (applying, following a request, the disclosure) live in `public_views`, the
+staff pages (the queue, a request, funds and the ledger) in `staff_views`; both register their
+routes on this blueprint.
+"""
+
+from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.core.registry import area
-from portal.security import public
-from portal.web import render
-
 bp = Blueprint("charity", __name__, url_prefix="/charity")
 
-
-@bp.route("/")
-@public
-def index():
-    return render("core/area.html", card=area("charity").card)
+from portal.charity import public_views, staff_views  # noqa: E402, F401
