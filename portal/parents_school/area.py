@@ -15,13 +15,17 @@ AREA = AreaSpec(
         endpoint="parents_school.index",
         title=_l("Parents' school"),
         summary=_l(
-            "The county's policy has offices and townships invite experts every year to "
-            "lecture parents and entrusted guardians. Booking here is not online yet."
+            "Free lectures by experts for parents and entrusted guardians, in every "
+            "township. See the schedule and book a seat online, without an account."
         ),
         audience=_l("For parents, grandparents and entrusted guardians."),
         policy_clause="三（十）",
         policy_text="教育、民政、团县委、妇联等部门和乡镇(街道)应当每年聘请专家、学者向家长及委托监护人开讲座。",
     ),
+    search_sources=("portal.parents_school.search:source",),
+    sitemap="portal.parents_school.public_views:sitemap_entries",
+    site_map="portal.parents_school.public_views:site_map_sections",
+    home="portal.parents_school.public_views:home_block",
     queues=(
         Queue(
             name="parents_school.upcoming",
