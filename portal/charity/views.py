@@ -11,4 +11,4 @@ from flask import Blueprint
 
 bp = Blueprint("charity", __name__, url_prefix="/charity")
 
-from portal.charity import public_views, staff_views  # noqa: E402, F401
+from portal.charity import disclosure_views, public_views, staff_views  # noqa: E402, F401
