@@ -928,7 +928,7 @@ SHEET_HEADERS = (
     N_("Name"),
     N_("Relation to the child"),
     N_("Village (community)"),
-    N_("Phone"),
+    N_("Contact phone"),
     N_("Seats"),
     N_("Signature"),
 )
