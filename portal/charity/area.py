@@ -11,12 +11,14 @@ AREA = AreaSpec(
     models="portal.charity.models",
     jobs="portal.charity.jobs",
     nav=(NavLink("charity.index", _l("Emergency aid"), order=40),),
+    robots_disallow=("/charity/staff/", "/charity/track", "/charity/apply/done"),
     card=Card(
         endpoint="charity.index",
         title=_l("Emergency aid"),
         summary=_l(
             "The county's policy asks charities to help a left-behind child in sudden "
-            "hardship through special and named funds. Applying here is not online yet."
+            "hardship through special and named funds. Apply online without an account and "
+            "follow the request with its tracking number."
         ),
         audience=_l("For guardians and those who apply on a child's behalf."),
         policy_clause="三（十一）",

@@ -9,7 +9,13 @@ from sqlmodel import select
 
 from portal.auth.models import Role
 from portal.charity import ledger, requests
-from portal.charity.models import Fund, FundKind, LedgerEntry, RequestStatus
+from portal.charity.models import (
+    Fund,
+    FundKind,
+    LedgerEntry,
+    LedgerIsAppendOnly,
+    RequestStatus,
+)
 from portal.timeutil import utcnow
 from tests.conftest import make_user
 
@@ -52,12 +58,23 @@ def people(session):
 
 def test_from_submission_to_one_payment(app, session, people):
     with app.test_request_context():
-        fund = Fund(name="留守儿童应急救助专项基金", kind=FundKind.SPECIAL, purpose="留守儿童应急救助", created_by=people["staff"].id)
+        fund = Fund(
+            name="留守儿童应急救助专项基金",
+            kind=FundKind.SPECIAL,
+            purpose="留守儿童应急救助",
+            created_by=people["staff"].id,
+        )
         session.add(fund)
         session.flush()
-        ledger.record_donation(session, fund, actor=people["staff"], amount_fen=ledger.parse_yuan("50000"))
-        request, created = requests.submit(session, application(), documents=[], idempotency_key="k" * 20)
-        again, created_again = requests.submit(session, application(), documents=[], idempotency_key="k" * 20)
+        ledger.record_donation(
+            session, fund, actor=people["staff"], amount_fen=ledger.parse_yuan("50000")
+        )
+        request, created = requests.submit(
+            session, application(), documents=[], idempotency_key="k" * 20
+        )
+        again, created_again = requests.submit(
+            session, application(), documents=[], idempotency_key="k" * 20
+        )
         assert created and not created_again and again.id == request.id
         assert request.number.startswith("YJ") and request.account_masked.endswith("5678")
         assert "6217000012345678" not in request.account_cipher
@@ -71,7 +88,9 @@ def test_from_submission_to_one_payment(app, session, people):
         assert ledger.balance(session, fund.id).available == 5_000_000 - 600_000
         with pytest.raises(requests.AidError):
             requests.pay(session, request, actor=people["a1"], reference="BANK0001")
-        requests.pay(session, request, actor=people["payer"], reference="BANK0001")  # emergency: now
+        requests.pay(
+            session, request, actor=people["payer"], reference="BANK0001"
+        )  # emergency: now
         with pytest.raises(requests.AidError):
             requests.pay(session, request, actor=people["payer"], reference="BANK0002")
         figures = ledger.balance(session, fund.id)
@@ -82,13 +101,19 @@ def test_from_submission_to_one_payment(app, session, people):
 
 def test_the_ledger_refuses_changes(app, session, people):
     with app.test_request_context():
-        fund = Fund(name="测试基金", kind=FundKind.NAMED, purpose="测试", keep_principal=True, created_by=people["staff"].id)
+        fund = Fund(
+            name="测试基金",
+            kind=FundKind.NAMED,
+            purpose="测试",
+            keep_principal=True,
+            created_by=people["staff"].id,
+        )
         session.add(fund)
         session.flush()
         entry = ledger.record_donation(session, fund, actor=people["staff"], amount_fen=100_000)
         assert ledger.balance(session, fund.id).available == 0  # principal kept
         entry.amount_fen = 1
-        with pytest.raises(Exception):
+        with pytest.raises(LedgerIsAppendOnly):
             session.flush()
         session.rollback()
 
