@@ -164,14 +164,19 @@ def test_hotlines_and_about_are_linked_from_the_header_and_the_home_page(client)
 def test_the_home_page_says_what_the_portal_does_today(client):
     text = page_text(client.get("/"))
     assert "志愿者可以在本平台报名并接受审核" in text
-    assert "家长学校和应急救助服务将陆续在本平台开通" in text
 
 
 def test_area_pages_say_the_service_is_not_online_yet_and_how_to_act_today(client):
-    for path in ["/parents-school/", "/charity/"]:
-        text = page_text(client.get(path))
-        assert "尚未开通" in text, path
-        assert "一门受理、协同办理" in text and "求助热线" in text
+    text = page_text(client.get("/charity/"))
+    assert "尚未开通" in text
+    assert "一门受理、协同办理" in text and "求助热线" in text
+
+
+def test_the_parents_school_page_sends_guardians_to_the_schedule_now_that_it_is_online(client):
+    response = client.get("/parents-school/")
+    assert "尚未开通" not in page_text(response)
+    html = response.get_data(as_text=True)
+    assert 'href="/lectures/"' in html and 'href="/lectures/my-booking"' in html
 
 
 def test_the_volunteers_page_sends_people_to_sign_up_now_that_it_is_online(client):
