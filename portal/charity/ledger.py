@@ -290,6 +290,9 @@ def reverse(session: Session, entry: LedgerEntry, *, actor: User, note: str) -> 
         raise LedgerError(N_("A reversal cannot itself be reversed; record a new entry instead."))
     if entry.kind == EntryKind.GRANT:
         raise LedgerError(N_("A paid grant is corrected on its request, not here."))
+    already = select(LedgerEntry.id).where(LedgerEntry.reverses_id == entry.id)
+    if session.exec(already).first() is not None:
+        raise LedgerError(N_("This entry has already been reversed."))
     fund = session.get(Fund, entry.fund_id)
     # Taking back spendable money must not leave approved aid without cover.
     spendable_in = entry.amount_fen > 0 and not entry.principal

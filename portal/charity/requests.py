@@ -77,7 +77,7 @@ STATUS_TEXT = {
     RequestStatus.APPROVED: N_("Approved: public notice"),
     RequestStatus.REJECTED: N_("Not approved"),
     RequestStatus.PAID: N_("Paid"),
-    RequestStatus.CLOSED: N_("Closed"),
+    RequestStatus.CLOSED: N_("Case closed"),
 }
 STATUS_LABELS = {status: _l(text) for status, text in STATUS_TEXT.items()}
 KIND_LABELS = {
