@@ -26,6 +26,7 @@ AREA = AreaSpec(
     sitemap="portal.parents_school.public_views:sitemap_entries",
     site_map="portal.parents_school.public_views:site_map_sections",
     home="portal.parents_school.public_views:home_block",
+    demo="portal.parents_school.demo:load",
     queues=(
         Queue(
             name="parents_school.upcoming",
