@@ -929,7 +929,9 @@ def deadline_messages(session: Session, *, now: datetime | None = None) -> dict[
     for request in waiting:
         lead = timedelta(hours=6) if request.emergency else timedelta(hours=24)
         due = request.due_at
-        stage = request.status.value  # in the key: a step's deadline is reminded once
+        stage = RequestStatus(
+            request.status
+        ).value  # in the key: a step's deadline is reminded once
         due_text = due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
         if now >= due:
             people = list(
