@@ -396,6 +396,16 @@ def _audit(
     )
 
 
+def _public_change(session: Session, lecture_ids: list[int]) -> None:
+    """What the public sees changed: drop the area's cached pages, refresh the search index
+    for these lectures after the commit (the catch-up job would otherwise take minutes)."""
+    from portal.parents_school.search import source
+    from portal.search import sync_after_commit
+
+    cache.bump(session, AREA)
+    sync_after_commit(session, source.name, lecture_ids)
+
+
 def create(
     session: Session,
     user: User,
@@ -414,7 +424,7 @@ def create(
     session.add(lecture)
     session.flush()
     _audit(session, "lecture.created", lecture, user, ip, title=lecture.title)
-    cache.bump(session, AREA)
+    _public_change(session, [lecture.id])
     return lecture
 
 
@@ -515,7 +525,7 @@ def update_lecture(
         told=told,
         promoted=len(promoted),
     )
-    cache.bump(session, AREA)
+    _public_change(session, [lecture.id])
     return told
 
 
@@ -602,7 +612,7 @@ def repeat(
         session.flush()
         _audit(session, "lecture.repeated", copy, user, ip, source=lecture.id, series=series)
         made.append(copy)
-    cache.bump(session, AREA)
+    _public_change(session, [lecture.id, *(c.id for c in made)])
     return made
 
 
@@ -654,7 +664,7 @@ def change_capacity(
         new=capacity,
         promoted=len(promoted),
     )
-    cache.bump(session, AREA)
+    _public_change(session, [lecture.id])
     return promoted
 
 
@@ -706,7 +716,7 @@ def cancel_lecture(
     session.add(lecture)
     session.flush()
     _audit(session, "lecture.cancelled", lecture, user, ip, reason=reason, told=told)
-    cache.bump(session, AREA)
+    _public_change(session, [lecture.id])
     return told
 
 
