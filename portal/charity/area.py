@@ -10,6 +10,7 @@ AREA = AreaSpec(
     blueprint="portal.charity.views:bp",
     models="portal.charity.models",
     jobs="portal.charity.jobs",
+    demo="portal.charity.demo:load",
     nav=(NavLink("charity.index", _l("Emergency aid"), order=40),),
     robots_disallow=("/charity/staff/", "/charity/track", "/charity/apply/done"),
     card=Card(
