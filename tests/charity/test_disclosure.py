@@ -239,7 +239,7 @@ def test_the_page_shows_figures_chart_and_table_and_no_identity(app, session, sc
         ).group(1)
     )
     assert spec["labels"][-1] == "2026-11" and spec["series"][2]["values"][-1] == 10_000.0
-    assert "<caption>" in html and "12,000.00" in html and "10,000.00" in html
+    assert "<caption id=" in html and "12,000.00" in html and "10,000.00" in html
     assert 'data-chart="fund-chart-' in html and "js/charts.js" in html
 
 
@@ -303,3 +303,13 @@ def test_a_request_under_review_is_not_disclosed(app, session, scene, people):
         )
     assert request.status == RequestStatus.SUBMITTED
     assert all(n.child != "孙**" for n in disclosure.notices(session, today=date(2026, 11, 20)))
+
+
+def test_each_scrolling_table_can_be_reached_and_is_named_by_its_caption(app, scene, client):
+    html = client.get("/charity/disclosure").get_data(as_text=True)
+    wrappers = re.findall(r'<div class="table-wrap"([^>]*)>', html)
+    assert len(wrappers) == 2 + 3  # two funds, aid by kind and by township, the notices
+    for attributes in wrappers:
+        assert 'tabindex="0"' in attributes and 'role="region"' in attributes
+        name = re.search(r'aria-labelledby="([^"]+)"', attributes).group(1)
+        assert f'<caption id="{name}">' in html

@@ -246,13 +246,6 @@ def test_a_handled_request_is_no_longer_chased(app, session, staff):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="deadline_messages reads request.status.value, but a request loaded by the job's own "
-    "session has its status as a plain string (String column): the job stops at the first "
-    "waiting request. `str(request.status)` or `RequestStatus(request.status).value` fixes it.",
-)
 def test_the_scheduler_job_sends_them_on_time(app, session, staff, time_machine):
     submitted = china(2026, 12, 1, 9, 0)
     time_machine.move_to(submitted, tick=False)
