@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -134,35 +134,27 @@ def committed_fen(session: Session, fund_id: int) -> int:
 
 
 def balance(session: Session, fund_id: int) -> Balance:
-    """A fund's figures from its ledger, in one grouped query."""
-    row = session.exec(
-        select(
-            func.coalesce(func.sum(LedgerEntry.amount_fen), 0),
-            func.coalesce(
-                func.sum(case((LedgerEntry.principal.is_(True), LedgerEntry.amount_fen), else_=0)),
-                0,
-            ),
-            func.coalesce(
-                func.sum(
-                    case((LedgerEntry.kind == EntryKind.DONATION, LedgerEntry.amount_fen), else_=0)
-                ),
-                0,
-            ),
-            func.coalesce(
-                func.sum(
-                    case((LedgerEntry.kind == EntryKind.INCOME, LedgerEntry.amount_fen), else_=0)
-                ),
-                0,
-            ),
-            func.coalesce(
-                func.sum(
-                    case((LedgerEntry.kind == EntryKind.GRANT, LedgerEntry.amount_fen), else_=0)
-                ),
-                0,
-            ),
-        ).where(LedgerEntry.fund_id == fund_id)
-    ).one()
-    total, principal, donations, income, grants = (int(v) for v in row)
+    """A fund's figures from its ledger: one sum per (kind, principal), added up here.
+
+    The grouped sums read the covering index `ix_ledger_fund_kind_amount` alone.
+    """
+    rows = session.exec(
+        select(LedgerEntry.kind, LedgerEntry.principal, func.sum(LedgerEntry.amount_fen))
+        .where(LedgerEntry.fund_id == fund_id)
+        .group_by(LedgerEntry.kind, LedgerEntry.principal)
+    ).all()
+    total = principal = donations = income = grants = 0
+    for kind, is_principal, amount in rows:
+        amount = int(amount or 0)
+        total += amount
+        if is_principal:
+            principal += amount
+        if kind == EntryKind.DONATION:
+            donations += amount
+        elif kind == EntryKind.INCOME:
+            income += amount
+        elif kind == EntryKind.GRANT:
+            grants += amount
     return Balance(
         balance=total,
         principal=principal,

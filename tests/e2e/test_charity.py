@@ -296,12 +296,6 @@ def _paid_emergency(live_server) -> None:
         requests.pay(s, aid, actor=payer, reference="NS20260001")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="charity/disclosure.html: on a phone the tables' scrolling .table-wrap cannot be "
-    "reached with the keyboard (axe scrollable-region-focusable); it needs tabindex=0 and a "
-    "name, as a region",
-)
 def test_the_disclosure_page_has_no_accessibility_violations_on_a_phone(live_server, phone):
     _paid_emergency(live_server)
     phone.goto(live_server.url + "/charity/disclosure")
