@@ -47,7 +47,7 @@ def test_search_works_without_javascript(live_server, browser):
     page.goto(live_server.url + "/")
     page.get_by_role("searchbox").first.fill("家长学校")
     page.get_by_role("button", name="搜索").first.click()
-    expect(page.locator("#results")).to_contain_text("家长学校讲座办事指南")
+    expect(page.locator("#results")).to_contain_text("家长学校讲座预约办事指南")
     page.get_by_label("类别").select_option("guide")
     page.locator(".search-page").get_by_role("button", name="搜索").click()
     expect(page.locator("#results")).to_contain_text("条结果")

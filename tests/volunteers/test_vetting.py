@@ -99,9 +99,9 @@ def test_uploading_the_certificate_submits_the_application(
     ],
 )
 def test_a_bad_certificate_file_is_a_clear_error(
-    app, session, volunteer, volunteer_client, data, words
+    app, session, volunteer, volunteer_client, data, words, monkeypatch
 ):
-    app.config["MAX_CONTENT_LENGTH"] = 20 * 1024 * 1024
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 20 * 1024 * 1024)
     response = upload(volunteer_client, data)
     assert response.status_code == 422
     assert page_text(response)  # the form again, with the error
