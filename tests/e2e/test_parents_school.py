@@ -129,6 +129,8 @@ def test_a_guardian_books_two_seats_on_a_phone_and_cancels(live_server, phone):
     _no_accessibility_violations(page)
 
     # Later, on another phone: the code and the mobile number find the booking.
+    # Leave the page first: a request still in flight could set the cookie again.
+    page.goto("about:blank")
     page.context.clear_cookies()
     page.goto(base + "/lectures/my-booking")
     expect(page.locator("h1")).to_have_text("查询或取消我的预约")
