@@ -15,8 +15,6 @@ from wtforms import (
     BooleanField,
     Field,
     HiddenField,
-    RadioField,
-    SelectField,
     StringField,
     TextAreaField,
     widgets,
@@ -25,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.charity.models import AidKind, DocumentKind
 from portal.charity.requests import DOCUMENT_LABELS, KIND_LABELS, RELATION_LABELS, RELATIONS
-from portal.core.forms import PortalForm
+from portal.core.forms import ChoiceField, ChoiceRadioField, PortalForm
 from portal.core.uploads import MAX_FILE_BYTES
 
 # Empty file inputs offered on the form, each preset to a likely kind (one can be changed).
@@ -41,25 +39,6 @@ ADD_SLOTS = 3  # on the tracking page, when more is asked for
 ACCEPT = "application/pdf,image/jpeg,image/png,.pdf,.jpg,.jpeg,.png"
 SEX_LABELS = {"M": _l("Boy"), "F": _l("Girl")}
 MAX_FILE_MB = MAX_FILE_BYTES // (1024 * 1024)
-
-
-class ChoiceField(SelectField):
-    """A select whose value the aid rules check (they name the field when it is wrong)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
-
-
-class ChoiceRadioField(RadioField):
-    """Radio buttons (large targets on a phone) whose value the aid rules check."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
-
-    def pre_validate(self, form) -> None:
-        return None
 
 
 class FileInput(Field):

@@ -8,26 +8,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.charity import requests
 from portal.charity.funds import KIND_LABELS
-from portal.core.forms import DateInRange, PortalForm
+from portal.core.forms import ChoiceField, DateInRange, PortalForm, options
 
 _MAX = _l("At most %(max)d characters.")
-
-
-def options(pairs) -> list[SelectChoice]:
-    return [SelectChoice(str(value), label) for value, label in pairs]
-
-
-class ChoiceField(SelectField):
-    """A select whose value the services check."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
 
 
 class QueueFilterForm(PortalForm):

@@ -23,8 +23,17 @@ from datetime import date
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import (
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import StopValidation, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 # Bidirectional embeddings, overrides (U+202A-U+202E) and isolates (U+2066-U+2069).
 BIDI_CONTROLS = frozenset(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
@@ -147,3 +156,45 @@ class DateInRange:
             raise ValidationError(
                 _("Enter a date between the years %(min)d and %(max)d.", **bounds)
             )
+
+
+# Choices the services check ----------------------------------------------------------------
+# A form holds no second copy of a rule: these fields accept any submitted value, and the
+# area's service refuses an unknown one with an error on that field (in the person's
+# language), keeping what was typed everywhere else.
+
+
+def options(pairs) -> list:
+    """(value, label) pairs as WTForms choices."""
+    from wtforms.fields.choices import SelectChoice
+
+    return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+class ChoiceField(SelectField):
+    """A select whose value the services check (they name the field when it is not a choice)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("validate_choice", False)
+        super().__init__(*args, **kwargs)
+
+
+class ChoiceRadioField(RadioField):
+    """Radio buttons (large targets on a phone) whose value the services check."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("validate_choice", False)
+        super().__init__(*args, **kwargs)
+
+    def pre_validate(self, form) -> None:
+        return None
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as checkboxes (a phone shows them better than a multi-select)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form) -> None:
+        return None  # unknown values are the service's to refuse (it names the field)

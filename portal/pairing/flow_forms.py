@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
+from wtforms import DateField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.core.forms import DateInRange, PortalForm
+from portal.core.forms import ChoiceField, DateInRange, PortalForm, options
 from portal.pairing.services import CLOSE_LABELS, REASON_MAX
 
 _MAX = _l("At most %(max)d characters.")
@@ -16,18 +15,6 @@ CONSENT_METHOD_LABELS = {
     "in_person": _l("In person"),
     "phone": _l("By phone"),
 }
-
-
-def options(pairs) -> list[SelectChoice]:
-    return [SelectChoice(str(value), label) for value, label in pairs]
-
-
-class ChoiceField(SelectField):
-    """A select whose value the services check."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
 
 
 class SwapForm(PortalForm):

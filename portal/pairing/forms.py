@@ -12,43 +12,18 @@ from wtforms import (
     BooleanField,
     DateField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.core.fields import max_length
-from portal.core.forms import DateInRange, PortalForm
+from portal.core.forms import ChoiceField, DateInRange, MultiCheckboxField, PortalForm, options
 from portal.pairing import children
 from portal.pairing.models import ChildBase, ChildStatus
 
 _MAX = _l("At most %(max)d characters.")
-
-
-def options(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms choices."""
-    return [SelectChoice(str(value), label) for value, label in pairs]
-
-
-class ChoiceField(SelectField):
-    """A select whose value the services check (they name the field when it is not a choice)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """Several choices as checkboxes (a phone shows them better than a multi-select)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-    def pre_validate(self, form) -> None:
-        return None  # unknown values are the service's to refuse (it names the field)
 
 
 # Children ---------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateField,
-    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -19,7 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.core.fields import max_length
-from portal.core.forms import DateInRange, PortalForm
+from portal.core.forms import ChoiceRadioField, DateInRange, PortalForm
 from portal.pairing import visits
 from portal.pairing.models import VisitBase
 from portal.pairing.services import REASON_MAX
@@ -30,17 +29,6 @@ _MAX = _l("At most %(max)d characters.")
 
 def _limit(name: str) -> Length:
     return Length(max=max_length(VisitBase, name), message=_MAX)
-
-
-class ChoiceRadio(RadioField):
-    """Radio buttons whose value the services check (they name the field when it is wrong)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
-
-    def pre_validate(self, form) -> None:
-        return None
 
 
 def _condition(label, hint=None) -> TextAreaField:
@@ -57,7 +45,7 @@ class VisitForm(PortalForm):
         _l("Date of the visit"),
         validators=[InputRequired(_l("Enter the date of the visit.")), DateInRange()],
     )
-    mode = ChoiceRadio(
+    mode = ChoiceRadioField(
         _l("How you were in contact"),
         choices=options(visits.MODE_LABELS.items()),
         validators=[DataRequired(_l("Choose how you were in contact."))],

@@ -13,59 +13,30 @@ from wtforms import (
     FieldList,
     FormField,
     HiddenField,
-    RadioField,
-    SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.core.fields import max_length
-from portal.core.forms import DateInRange, PortalForm
+from portal.core.forms import (
+    ChoiceField,
+    ChoiceRadioField,
+    DateInRange,
+    MultiCheckboxField,
+    PortalForm,
+    options,
+)
 from portal.parents_school import services
 from portal.parents_school.models import LectureBase
 
 _MAX = _l("At most %(max)d characters.")
 
 
-def options(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms choices."""
-    return [SelectChoice(str(value), label) for value, label in pairs]
-
-
 def _limit(name: str) -> Length:
     return Length(max=max_length(LectureBase, name), message=_MAX)
-
-
-class ChoiceField(SelectField):
-    """A select whose value the services check (they name the field when it is wrong)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
-
-
-class ChoiceRadio(RadioField):
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
-
-    def pre_validate(self, form) -> None:
-        return None
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """Several choices as checkboxes (a phone shows them better than a multi-select)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-    def pre_validate(self, form) -> None:
-        return None  # unknown values are the service's to refuse (it names the field)
 
 
 def _time(label, hint=None) -> TimeField:
@@ -199,7 +170,7 @@ class WalkInForm(PortalForm):
 
 
 class FeedbackForm(PortalForm):
-    rating = ChoiceRadio(
+    rating = ChoiceRadioField(
         _l("How useful was the lecture?"),
         choices=options(
             [

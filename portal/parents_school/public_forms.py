@@ -8,10 +8,10 @@ form never holds a second copy of a rule.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms import BooleanField, StringField
 from wtforms.fields.choices import SelectChoice
 
-from portal.core.forms import PortalForm
+from portal.core.forms import ChoiceField, ChoiceRadioField, PortalForm
 from portal.parents_school.booking import CODE_LENGTH, MAX_SEATS, RELATION_LABELS
 from portal.parents_school.models import RELATIONS
 from portal.parents_school.services import TOPIC_LABELS
@@ -19,25 +19,6 @@ from portal.parents_school.services import TOPIC_LABELS
 
 def topic_label(topic: str) -> str:
     return str(TOPIC_LABELS.get(topic, topic))
-
-
-class ChoiceField(SelectField):
-    """A select whose value the booking rules check (they name the field when it is wrong)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
-
-
-class ChoiceRadioField(RadioField):
-    """Radio buttons (large targets on a phone) whose value the booking rules check."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("validate_choice", False)
-        super().__init__(*args, **kwargs)
-
-    def pre_validate(self, form) -> None:
-        return None
 
 
 class BookingForm(PortalForm):
