@@ -132,14 +132,27 @@ def form_error(form, error) -> None:
     """
     from portal.db import discard_writes
 
+    problems = getattr(error, "problems", None)
+    if problems:
+        # Several fields at once (InvalidInput): each on its own field, unless the form's
+        # own check already marked that field.
+        for problem in problems:
+            field = form._fields.get(problem.field) if problem.field else None
+            if field is None or not field.errors:
+                _put(form, problem)
+    else:
+        _put(form, error)
+    if not getattr(error, "keep_writes", False):
+        discard_writes()
+
+
+def _put(form, error) -> None:
     message = error.translated()
     field = form._fields.get(error.field) if error.field else None
     if field is not None:
         field.errors = [*field.errors, message]
     else:
         form.form_errors.append(message)
-    if not getattr(error, "keep_writes", False):
-        discard_writes()
 
 
 def flash_error(error) -> None:

@@ -195,14 +195,6 @@ def _read_documents(form) -> tuple[list[Upload], bool]:
     return documents, bad
 
 
-def _put_problems(form, error: DomainError) -> None:
-    """Each problem on its own field (a request can have several at once)."""
-    for problem in getattr(error, "problems", [error]):
-        if problem.field and problem.field in form._fields and form[problem.field].errors:
-            continue
-        form_error(form, problem)
-
-
 def _fresh_key(key: str | None) -> str:
     key = (key or "").strip()
     low, high = KEY_RE_LENGTH
@@ -235,7 +227,7 @@ def apply():
                     ip=request.remote_addr,
                 )
             except DomainError as error:
-                _put_problems(form, error)
+                form_error(form, error)
             else:
                 _hold(found)
                 return see_other("charity.applied")
@@ -244,7 +236,7 @@ def apply():
             try:
                 requests.check_request(session, data, documents)
             except InvalidRequest as error:
-                _put_problems(form, error)
+                form_error(form, error)
     form.idempotency_key.data = _fresh_key(form.idempotency_key.data)
     return _private(
         render(
@@ -351,7 +343,7 @@ def track_documents():
                 session, found, documents, note=form.note.data, ip=request.remote_addr
             )
         except DomainError as error:
-            _put_problems(form, error)
+            form_error(form, error)
         else:
             flash(_("Thank you: the documents were added to your request."), "success")
             return see_other("charity.tracked")

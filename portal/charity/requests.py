@@ -48,7 +48,7 @@ from portal.charity.models import (
     RequestStatus,
 )
 from portal.core import protect, uploads
-from portal.core.domain import DomainError, NotAllowed, NotFound
+from portal.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.scoping import check_township, scope_query
 from portal.i18n import N_
 from portal.places import Township
@@ -190,11 +190,8 @@ class AidError(DomainError):
     """An emergency-aid rule was broken; the message is translatable."""
 
 
-class InvalidRequest(AidError):
-    def __init__(self, problems: list[DomainError]) -> None:
-        self.problems = problems
-        first = problems[0]
-        super().__init__(first.message, first.field, params=first.params)
+class InvalidRequest(InvalidInput, AidError):
+    """Several fields are wrong at once: each problem names its field."""
 
 
 # Settings -----------------------------------------------------------------------------------

@@ -47,6 +47,19 @@ class DomainError(Exception):
         return gettext(str(self.message), **self.params)
 
 
+class InvalidInput(DomainError):
+    """Several fields are wrong at once: each problem (a DomainError) names its field.
+
+    Areas derive their own (`class InvalidVolunteer(InvalidInput, VolunteerError)`), so a
+    form marks every wrong field in one answer; the first problem is the error's own message.
+    """
+
+    def __init__(self, problems: list[DomainError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.message, first.field, params=first.params)
+
+
 class NotFound(DomainError):
     """The record does not exist, or is out of this user's reach (shown as 404)."""
 

@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from portal import audit, cache
 from portal.auth.models import Role, User
-from portal.core.domain import DomainError, NotAllowed, NotFound
+from portal.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.fields import validated
 from portal.core.scoping import check_township, scope_query, township_scope
 from portal.i18n import N_
@@ -111,13 +111,8 @@ class ChildError(DomainError):
     """A rule about a child's record was broken; the message is translatable."""
 
 
-class InvalidChild(ChildError):
+class InvalidChild(InvalidInput, ChildError):
     """Several fields are wrong at once: each problem names its field."""
-
-    def __init__(self, problems: list[DomainError]) -> None:
-        self.problems = problems
-        first = problems[0]
-        super().__init__(first.message, first.field, params=first.params)
 
 
 # Access -----------------------------------------------------------------------------------

@@ -55,12 +55,6 @@ def pairing_url(pairing_id: int) -> str:
     return f"{request.script_root}/pairing/{pairing_id}"
 
 
-def _put_problems(form, error: DomainError) -> None:
-    """Each problem on its own field (a record can have several at once)."""
-    for problem in getattr(error, "problems", [error]):
-        form_error(form, problem)
-
-
 def _form_problems(session, form: ChildForm, current: Child | None) -> None:
     """The form's own checks failed: show the rules' verdict on the other fields too."""
     try:
@@ -125,7 +119,7 @@ def child_new():
                 session, form.data_for_service(), actor=current_user, ip=request.remote_addr
             )
         except DomainError as error:
-            _put_problems(form, error)
+            form_error(form, error)
         else:
             flash(_("The child is registered as %(code)s.", code=child.code), "success")
             return see_other("pairing.child_detail", child_id=child.id)
@@ -157,7 +151,7 @@ def child_edit(child_id: int):
                 session, child, form.data_for_service(), actor=current_user, ip=request.remote_addr
             )
         except DomainError as error:
-            _put_problems(form, error)
+            form_error(form, error)
         else:
             flash(
                 _("The record is saved.") if changed else _("Nothing was changed."),

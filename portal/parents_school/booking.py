@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from portal import cache, notify
 from portal.auth.services import MOBILE_RE
-from portal.core.domain import DomainError
+from portal.core.domain import DomainError, InvalidInput
 from portal.i18n import N_
 from portal.parents_school.models import (
     RELATIONS,
@@ -180,13 +180,8 @@ def cancel_reminders(session: Session, booking: Booking) -> int:
 # Input ---------------------------------------------------------------------------------------
 
 
-class InvalidBooking(BookingError):
+class InvalidBooking(InvalidInput, BookingError):
     """Several fields are wrong at once: each problem names its field."""
-
-    def __init__(self, problems: list[DomainError]) -> None:
-        self.problems = problems
-        first = problems[0]
-        super().__init__(first.message, first.field, params=first.params)
 
 
 @dataclass(frozen=True)

@@ -57,12 +57,6 @@ def _labels() -> dict:
     }
 
 
-def _put_problems(form, error: DomainError) -> None:
-    """Each problem on its own field (a lecture can have several at once)."""
-    for problem in getattr(error, "problems", [error]):
-        form_error(form, problem)
-
-
 def _status(default: int = 200) -> int:
     return 422 if request.method == "POST" else default
 
@@ -130,7 +124,7 @@ def lecture_new():
                 session, current_user, form.data_for_service(), ip=request.remote_addr
             )
         except DomainError as error:
-            _put_problems(form, error)
+            form_error(form, error)
         else:
             flash(_("The lecture is scheduled; guardians can book it now."), "success")
             return see_other("parents_school.manage_lecture", lecture_id=lecture.id)
@@ -196,7 +190,7 @@ def lecture_edit(lecture_id: int):
                 session, current_user, lecture, form.data_for_service(), ip=request.remote_addr
             )
         except DomainError as error:
-            _put_problems(form, error)
+            form_error(form, error)
         else:
             if told:
                 flash(

@@ -311,12 +311,6 @@ def seats(lecture_id: int):
 # Booking -------------------------------------------------------------------------------------
 
 
-def _put_problems(form, error: DomainError) -> None:
-    """Each problem on its own field; a problem of the lecture itself above the form."""
-    for problem in getattr(error, "problems", [error]):
-        form_error(form, problem)
-
-
 def _hold(booking_id: int, *, new: bool) -> None:
     """Let this browser see the booking (its code and mobile were just given)."""
     browser_session[HELD] = {"id": booking_id, "new": new}
@@ -347,7 +341,7 @@ def book(lecture_id: int):
             try:
                 outcome = booking.book(session, found.id, form.data_for_booking())
             except DomainError as error:
-                _put_problems(form, error)
+                form_error(form, error)
             else:
                 if not outcome.created:
                     return _private(
@@ -367,9 +361,7 @@ def book(lecture_id: int):
             try:
                 booking.check_input(session, form.data_for_booking())
             except InvalidBooking as error:
-                for problem in error.problems:
-                    if not form[problem.field].errors:
-                        form_error(form, problem)
+                form_error(form, error)  # each problem on a field not marked yet
     return _private(
         render(
             "parents_school/book.html",

@@ -40,7 +40,7 @@ from sqlmodel import Session, select
 
 from portal import audit, cache, notify
 from portal.auth.models import Office, Role, User
-from portal.core.domain import DomainError, NotAllowed, NotFound
+from portal.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.i18n import N_
 from portal.parents_school import booking as booking_rules
 from portal.parents_school.models import (
@@ -125,13 +125,8 @@ class LectureError(DomainError):
     """A lecture rule was broken; the message is translatable."""
 
 
-class InvalidLecture(LectureError):
+class InvalidLecture(InvalidInput, LectureError):
     """Several fields are wrong at once: each problem names its field."""
-
-    def __init__(self, problems: list[DomainError]) -> None:
-        self.problems = problems
-        first = problems[0]
-        super().__init__(first.message, first.field, params=first.params)
 
 
 # Access -----------------------------------------------------------------------------------

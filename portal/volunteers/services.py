@@ -33,7 +33,7 @@ from portal import audit, cache, notify
 from portal.auth import services as accounts
 from portal.auth.models import Role, User
 from portal.core import protect, uploads
-from portal.core.domain import DomainError, NotAllowed
+from portal.core.domain import DomainError, InvalidInput, NotAllowed
 from portal.core.fields import validated
 from portal.core.scoping import check_township, scope_query, township_scope
 from portal.db import on_commit
@@ -220,13 +220,8 @@ class VolunteerError(DomainError):
     """A volunteer rule was broken; the message is translatable."""
 
 
-class InvalidVolunteer(VolunteerError):
+class InvalidVolunteer(InvalidInput, VolunteerError):
     """Several fields are wrong at once: each problem names its field."""
-
-    def __init__(self, problems: list[DomainError]) -> None:
-        self.problems = problems
-        first = problems[0]
-        super().__init__(first.message, first.field, params=first.params)
 
 
 # Settings ---------------------------------------------------------------------------------

@@ -64,12 +64,6 @@ def _labels() -> dict:
     }
 
 
-def _put_problems(form, error: DomainError) -> None:
-    """Each problem on its own field (a sign-up can have several at once)."""
-    for problem in getattr(error, "problems", [error]):
-        form_error(form, problem)
-
-
 # Public ------------------------------------------------------------------------------------
 
 
@@ -124,7 +118,7 @@ def signup():
                 ip=request.remote_addr,
             )
         except DomainError as error:
-            _put_problems(form, error)
+            form_error(form, error)
         else:
             from portal.auth.models import User
 
@@ -139,9 +133,7 @@ def signup():
         try:
             services.validate(session, form.data_for_service())
         except services.InvalidVolunteer as error:
-            for problem in error.problems:
-                if not form[problem.field].errors:
-                    form_error(form, problem)
+            form_error(form, error)  # each problem on a field the form's check left unmarked
     status = 422 if request.method == "POST" else 200
     return render("volunteers/signup.html", form=form, show_party=_show_party(form), status=status)
 
@@ -218,7 +210,7 @@ def profile():
                 session, volunteer, form.data_for_service(), ip=request.remote_addr
             )
         except DomainError as error:
-            _put_problems(form, error)
+            form_error(form, error)
         else:
             if sent_back:
                 flash(
