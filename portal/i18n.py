@@ -82,6 +82,15 @@ def translated(message) -> str:
     return found
 
 
+def translated_for(user, message: str) -> str:
+    """A message in a person's language (their account's, else Chinese), for a message's
+    context or a job; outside any request."""
+    from flask_babel import force_locale, gettext
+
+    with force_locale(getattr(user, "language", None) or "zh_CN"):
+        return gettext(message)
+
+
 def _local(value: date | datetime) -> date | datetime:
     if isinstance(value, datetime):
         return value.astimezone(SHANGHAI)

@@ -50,7 +50,7 @@ from portal.charity.models import (
 from portal.core import protect, uploads
 from portal.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.scoping import check_township, scope_query
-from portal.i18n import N_
+from portal.i18n import N_, translated_for
 from portal.places import Township
 from portal.timeutil import SHANGHAI, china_today, utcnow
 
@@ -893,13 +893,6 @@ def close(session: Session, request: AidRequest, *, actor: User, ip: str | None 
 # Deadlines (the scheduler) ---------------------------------------------------------------------
 
 
-def _in(user: User, message: str) -> str:
-    from flask_babel import force_locale, gettext
-
-    with force_locale(getattr(user, "language", None) or "zh_CN"):
-        return gettext(message)
-
-
 def _responsible(session: Session, request: AidRequest) -> list[User]:
     if request.status == RequestStatus.SUBMITTED:
         role_filter = (User.role == Role.TOWNSHIP_STAFF) & (
@@ -944,8 +937,7 @@ def deadline_messages(session: Session, *, now: datetime | None = None) -> dict[
             continue
         for person in people:
             key = f"aid:{request.id}:{event}:{stage}:{due.timestamp():.0f}:{person.id}"
-            before = session.exec(select(func.count()).where(notify.OutboxMessage.key == key)).one()
-            if before:
+            if notify.is_queued(session, key):
                 continue
             notify.enqueue(
                 session,
@@ -954,7 +946,7 @@ def deadline_messages(session: Session, *, now: datetime | None = None) -> dict[
                 template=template,
                 context={
                     "number": request.number,
-                    "stage": _in(person, STATUS_TEXT[request.status]),
+                    "stage": translated_for(person, STATUS_TEXT[request.status]),
                     "due": due_text,
                 },
                 link=f"/charity/staff/requests/{request.id}",

@@ -13,6 +13,7 @@ from portal.notify.services import (
     Recipient,
     cancel,
     enqueue,
+    is_queued,
 )
 from portal.notify.templates import MessageTemplate, register_template
 
@@ -25,5 +26,6 @@ __all__ = [
     "Recipient",
     "cancel",
     "enqueue",
+    "is_queued",
     "register_template",
 ]

@@ -158,6 +158,18 @@ def enqueue(
     return rows
 
 
+def is_queued(session: Session, key: str) -> bool:
+    """Whether a message with this key was ever queued (sent, pending, failed or cancelled).
+
+    `enqueue` is idempotent on its own; this answers "was it new?" for jobs that count what
+    they sent, without a second copy of the lookup in every area.
+    """
+    return (
+        session.execute(select(OutboxMessage.id).where(OutboxMessage.key == key)).first()
+        is not None
+    )
+
+
 def cancel(session: Session, *, key_prefix: str) -> int:
     """Cancel pending messages whose key starts with the prefix; returns how many."""
     if len(key_prefix) < 3:

@@ -26,7 +26,7 @@ from portal import audit, cache, notify
 from portal.auth.models import Role, User
 from portal.core.domain import DomainError, NotAllowed, NotFound
 from portal.core.scoping import check_township, scope_query
-from portal.i18n import N_
+from portal.i18n import N_, translated_for
 from portal.pairing import matching
 from portal.pairing.models import (
     OPEN_STATUSES,
@@ -587,9 +587,9 @@ def answer(
             template="pairing.answered",
             context={
                 "number": volunteer.number,
-                "answer": _in(staff, N_("accepted") if accept else N_("declined")),
+                "answer": translated_for(staff, N_("accepted") if accept else N_("declined")),
                 "child_code": child.code,
-                "next_step": _in(
+                "next_step": translated_for(
                     staff,
                     N_("Record the guardian's consent to make it active.")
                     if accept
@@ -598,13 +598,6 @@ def answer(
             },
             link=f"/pairing/{pairing.id}",
         )
-
-
-def _in(user: User, message: str) -> str:
-    from flask_babel import force_locale, gettext
-
-    with force_locale(getattr(user, "language", None) or "zh_CN"):
-        return gettext(message)
 
 
 def first_name(child: Child) -> str:
@@ -728,7 +721,7 @@ def close(
             template="pairing.closed",
             context={
                 "first_name": first_name(child),
-                "reason": _in(user, str(CLOSE_TEXT[CloseReason(reason)])),
+                "reason": translated_for(user, str(CLOSE_TEXT[CloseReason(reason)])),
             },
             link="/volunteers/me",
         )
@@ -889,11 +882,7 @@ def expired_vetting_alerts(session: Session, *, today: date | None = None) -> in
     for pairing, child, volunteer in rows_:
         expires = volunteer.check_expires.isoformat()
         for staff in volunteers.township_staff(session, pairing.township_code):
-            before = session.exec(
-                select(func.count()).where(
-                    notify.OutboxMessage.key == f"pairing:{pairing.id}:expired:{expires}:{staff.id}"
-                )
-            ).one()
+            before = notify.is_queued(session, f"pairing:{pairing.id}:expired:{expires}:{staff.id}")
             notify.enqueue(
                 session,
                 key=f"pairing:{pairing.id}:expired:{expires}:{staff.id}",

@@ -508,13 +508,6 @@ def _alert_safety(session: Session, visit: Visit, pairing: Pairing, volunteer: V
         )
 
 
-def _already_sent(session: Session, key: str) -> bool:
-    return (
-        session.exec(select(notify.OutboxMessage.id).where(notify.OutboxMessage.key == key)).first()
-        is not None
-    )
-
-
 def last_visit_day(session: Session, pairing_id: int) -> date | None:
     """The day of the latest visit that counts (logged or confirmed, not returned)."""
     return session.exec(
@@ -563,7 +556,7 @@ def gap_reminders(session: Session, *, today: date | None = None) -> dict[str, i
         child = session.get(Child, pairing.child_id)
         volunteer = session.get(Volunteer, pairing.volunteer_id)
         key = f"pairing:{pairing.id}:visit-gap:{start.isoformat()}"
-        if not _already_sent(session, f"{key}:remind"):
+        if not notify.is_queued(session, f"{key}:remind"):
             user = session.get(User, volunteer.user_id)
             if user is not None and user.is_active:
                 notify.enqueue(
@@ -584,7 +577,7 @@ def gap_reminders(session: Session, *, today: date | None = None) -> dict[str, i
         new = 0
         for staff in _alert_recipients(session, pairing.township_code):
             staff_key = f"{key}:escalate:{staff.id}"
-            if _already_sent(session, staff_key):
+            if notify.is_queued(session, staff_key):
                 continue
             notify.enqueue(
                 session,

@@ -1134,7 +1134,6 @@ def send_feedback_requests(
     """Text each attended booking a feedback link once, an hour after its lecture ends
     (lectures that ended within the last 14 days, so attendance typed in later counts too).
     Returns how many links were queued."""
-    from portal.notify.models import OutboxMessage
 
     now = now or utcnow()
     lectures = session.exec(
@@ -1151,7 +1150,7 @@ def send_feedback_requests(
         ).all()
         for booking in bookings:
             key = f"booking:{booking.id}:feedback"
-            if session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
+            if notify.is_queued(session, key):
                 continue
             token = feedback_token(booking.id, secret_key=secret_key)
             link = f"{base_url}/lectures/feedback/{token}"

@@ -37,7 +37,7 @@ from portal.core.domain import DomainError, InvalidInput, NotAllowed
 from portal.core.fields import validated
 from portal.core.scoping import check_township, scope_query, township_scope
 from portal.db import on_commit
-from portal.i18n import N_
+from portal.i18n import N_, translated_for
 from portal.places import Township
 from portal.timeutil import china_today, utcnow
 from portal.volunteers import idnumber
@@ -992,18 +992,9 @@ def verify(
         f"verified:{check_date.isoformat()}",
         check_date=check_date.isoformat(),
         expires=volunteer.check_expires.isoformat(),
-        next_step=_translated_now(session, volunteer, next_text),
+        next_step=translated_for(session.get(User, volunteer.user_id), next_text),
     )
     cache.bump(session, AREA)
-
-
-def _translated_now(session: Session, volunteer: Volunteer, message: str) -> str:
-    """A message in the volunteer's language, for a template's context."""
-    from flask_babel import force_locale, gettext
-
-    user = session.get(User, volunteer.user_id)
-    with force_locale(getattr(user, "language", None) or "zh_CN"):
-        return gettext(message)
 
 
 def record_training(
@@ -1143,7 +1134,7 @@ def reinstate(
         volunteer,
         "volunteers.reinstated",
         f"reinstated:{volunteer.status_changed_at.timestamp():.0f}",
-        status=_translated_now(session, volunteer, STATUS_TEXT[status]),
+        status=translated_for(session.get(User, volunteer.user_id), STATUS_TEXT[status]),
     )
     cache.bump(session, AREA)
     return status
@@ -1292,7 +1283,7 @@ def vetting_reminders(session: Session, *, today: date | None = None) -> dict[st
                 continue
             days = due[0]
             key = f"volunteer:{volunteer.id}:check-expiring:{expires.isoformat()}:{days}"
-            if _already_sent(session, key):
+            if notify.is_queued(session, key):
                 continue
             _tell(
                 session,
@@ -1305,7 +1296,7 @@ def vetting_reminders(session: Session, *, today: date | None = None) -> dict[st
             sent["reminded"] += 1
             continue
         key = f"volunteer:{volunteer.id}:check-expired:{expires.isoformat()}"
-        if _already_sent(session, key):
+        if notify.is_queued(session, key):
             continue
         _tell(
             session,
@@ -1334,11 +1325,3 @@ def vetting_reminders(session: Session, *, today: date | None = None) -> dict[st
     if sent["expired"]:
         cache.bump(session, AREA)
     return sent
-
-
-def _already_sent(session: Session, key: str) -> bool:
-    from portal.notify.models import OutboxMessage
-
-    return (
-        session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first() is not None
-    )
