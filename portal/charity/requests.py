@@ -49,13 +49,14 @@ from portal.charity.models import (
 )
 from portal.core import protect, uploads
 from portal.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from portal.core.fields import PERSON_NAME_RE
 from portal.core.scoping import check_township, scope_query
 from portal.i18n import N_, translated_for
 from portal.places import Township
 from portal.timeutil import SHANGHAI, china_today, utcnow
 
 AREA = "charity"
-NAME_RE = re.compile(r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z·• .]*[\u3400-\u9fffA-Za-z]$")
+NAME_RE = PERSON_NAME_RE
 ACCOUNT_RE = re.compile(r"^\d{8,30}$")
 MAX_REQUEST_FEN = 100_000_00  # ¥100,000: a request above it is surely a typing mistake
 RELATIONS = ("guardian", "child_director", "volunteer", "other")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
 
 from portal.core.domain import DomainError
 from portal.i18n import N_
+
+# A person's name as the portal accepts it: Chinese characters or Latin letters, with the middle
+# dot of ethnic-minority and transliterated names (阿依古丽·买买提) and spaces inside.
+PERSON_NAME_RE = re.compile(
+    r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z·• .]*[\u3400-\u9fffA-Za-z]$"
+)
 
 
 def max_length(model: type, name: str) -> int:

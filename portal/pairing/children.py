@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from portal import audit, cache
 from portal.auth.models import Role, User
+from portal.auth.services import MOBILE_RE as accounts_mobile_re
 from portal.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.fields import validated
 from portal.core.scoping import check_township, scope_query, township_scope
@@ -56,7 +57,7 @@ PROGRAMME_AGE = services.PROGRAMME_AGE
 STAFF_ROLES = frozenset({Role.TOWNSHIP_STAFF, Role.COUNTY_STAFF, Role.ADMIN})
 _LETTER = "\u3400-\u9fff\U00020000-\U0003134fA-Za-z"  # Chinese (rare ones too, 𠮷) and letters
 NAME_RE = re.compile(rf"^[{_LETTER}][{_LETTER}·• .]*[{_LETTER}]$")
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+MOBILE_RE = accounts_mobile_re
 LANDLINE_RE = re.compile(r"^(0\d{2,3})-?(\d{7,8})$")
 NOTE_MAX = 500
 # The reasons staff give (turning 16 is the job's).

@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from portal import cache, notify
 from portal.auth.services import MOBILE_RE
 from portal.core.domain import DomainError, InvalidInput
+from portal.core.fields import PERSON_NAME_RE
 from portal.i18n import N_
 from portal.parents_school.models import (
     RELATIONS,
@@ -43,7 +44,7 @@ AREA = "parents_school"
 CODE_ALPHABET = "ACEFHJKMNPRTWXY3479"
 CODE_LENGTH = 8
 CODE_RE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
-NAME_RE = re.compile(r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z·• .]*[\u3400-\u9fffA-Za-z]$")
+NAME_RE = PERSON_NAME_RE
 REMINDER_BEFORE = timedelta(hours=24)
 MAX_SEATS = 3
 

@@ -34,7 +34,7 @@ from portal.auth import services as accounts
 from portal.auth.models import Role, User
 from portal.core import protect, uploads
 from portal.core.domain import DomainError, InvalidInput, NotAllowed
-from portal.core.fields import validated
+from portal.core.fields import PERSON_NAME_RE, validated
 from portal.core.scoping import check_township, scope_query, township_scope
 from portal.db import on_commit
 from portal.i18n import N_, translated_for
@@ -60,7 +60,7 @@ MIN_AGE = 18
 PRIVACY_VERSION = "2026-11"
 AGREEMENT_VERSION = "2026-11"
 STAFF_ROLES = frozenset({Role.TOWNSHIP_STAFF, Role.COUNTY_STAFF, Role.ADMIN})
-NAME_RE = re.compile(r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z·• .]*[\u3400-\u9fffA-Za-z]$")
+NAME_RE = PERSON_NAME_RE
 MOBILE_RE = accounts.MOBILE_RE
 KEY_FIELDS = ("name", "id_type", "id_number", "township_code")
 REASON_MAX = 200
