@@ -233,6 +233,7 @@ def test_an_emergency_is_applied_for_checked_approved_paid_and_disclosed(live_se
     page.get_by_label("手机号码").fill("13957800032")  # not the mobile it was made with
     page.get_by_role("button", name="查询", exact=True).click()
     expect(page.locator(".error-summary")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # htmx has settled the answer before we type again
     page.get_by_label("手机号码").fill(MOBILE)
     page.get_by_role("button", name="查询", exact=True).click()
     expect(page).to_have_url(base + "/charity/track/request")

@@ -139,6 +139,7 @@ def test_a_guardian_books_two_seats_on_a_phone_and_cancels(live_server, phone):
     page.get_by_label("手机号码").fill("13957800012")  # not the number it was made with
     page.get_by_role("button", name="查看我的预约").click()
     expect(page.locator(".error-summary")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # htmx has settled the answer before we type again
     page.get_by_label("手机号码").fill("13957800011")
     page.get_by_role("button", name="查看我的预约").click()
     expect(page).to_have_url(base + "/lectures/booking")
