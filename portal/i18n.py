@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from flask import Flask, current_app, g, request  # noqa: F401
-from flask_babel import get_locale, get_translations
+from flask.globals import _cv_app
+from flask_babel import get_locale as _babel_get_locale
+from flask_babel import get_translations
 from jinja2 import pass_context
 from markupsafe import Markup
 
@@ -57,6 +60,22 @@ def remember_language(response):
             secure=current_app.config["SESSION_COOKIE_SECURE"],
         )
     return response
+
+
+def get_locale() -> Locale | None:
+    """Flask-Babel's locale of the current context, read without its proxies once it is known.
+
+    A page asks for it dozens of times (every translated label and date); Flask-Babel keeps it
+    in `g._flask_babel.babel_locale` (also under `force_locale`), so this reads that first.
+    """
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        found = ctx.g.__dict__.get("_flask_babel")
+        if found is not None:
+            locale = getattr(found, "babel_locale", None)
+            if locale is not None:
+                return locale
+    return _babel_get_locale()
 
 
 def is_chinese() -> bool:

@@ -12,13 +12,22 @@ from portal.extensions import htmx
 from portal.pagination import Page  # noqa: F401 - views build pages with it
 
 
-def is_partial_request() -> bool:
-    """An htmx request asking for a fragment: not boosted and not a history restore.
+def partial_request(headers) -> bool:
+    """These request headers are htmx asking for a fragment: not boosted, not a history restore.
 
-    flask-htmx's `htmx` object is the one reader of the HX-* request headers (here and in the
-    page cache).
+    The same reading of the HX-* headers as flask-htmx's `htmx` object, for the page cache,
+    which looks at a request before Flask's context exists.
     """
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def is_partial_request() -> bool:
+    """The current request is htmx asking for a fragment (see `partial_request`)."""
+    return partial_request(request.headers)
 
 
 def render(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:

@@ -16,7 +16,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -31,7 +30,7 @@ from portal.core.workspace import entries as workspace_entries
 from portal.core.workspace import header_links
 from portal.db import get_session
 from portal.extensions import db
-from portal.i18n import is_chinese, template_i18n, translated
+from portal.i18n import get_locale, is_chinese, template_i18n, translated
 from portal.places import TOWNSHIPS
 from portal.security import public, roles_required
 from portal.timeutil import utcnow

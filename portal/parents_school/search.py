@@ -21,6 +21,7 @@ from portal.search.sources import Document, app_path
 from portal.timeutil import utcnow
 
 KIND = "lecture"
+KINDS: Mapping[str, Any] = {KIND: _l("Parents' school lecture")}
 # Every lecture is a family-education lecture of the parents' school: searched under both names.
 AREA_WORDS = "家长学校 家庭教育讲座"
 
@@ -44,7 +45,7 @@ class LectureSource:
 
     @property
     def kinds(self) -> Mapping[str, Any]:
-        return {KIND: _l("Parents' school lecture")}
+        return KINDS
 
     def live_versions(self, session: Session) -> dict[str, str]:
         rows = session.exec(_live(select(Lecture)))

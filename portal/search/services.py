@@ -9,10 +9,10 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from flask_babel import get_locale
 from markupsafe import Markup
 from sqlmodel import Session
 
+from portal.i18n import get_locale
 from portal.pagination import Page
 from portal.search.index import Hit, SearchIndex, get_index, make_snippet, marked_passages
 from portal.search.sources import all_kinds, sources
@@ -67,7 +67,12 @@ _KIND_LABELS: dict[tuple, dict[str, str]] = {}
 def kind_labels() -> dict[str, str]:
     """Kind code -> label in the current language, translated once per language and sources."""
     kinds = all_kinds()
-    key = (str(get_locale() or ""), *((code, id(label)) for code, label in kinds.items()))
+    # A label is known by its message (a lazy string's arguments), not by the object: a source
+    # may build its labels anew at every call.
+    key = (
+        str(get_locale() or ""),
+        *((code, getattr(label, "_args", label)) for code, label in kinds.items()),
+    )
     found = _KIND_LABELS.get(key)
     if found is None:
         if len(_KIND_LABELS) > 64:  # sources registered anew (tests build many apps)

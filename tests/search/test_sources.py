@@ -176,3 +176,19 @@ def test_the_search_kernel_imports_no_area():
         "(['publicity'], ['volunteers'], ['parents_school'], ['charity'])]"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_kind_labels_are_worked_out_once_per_language(app):
+    """Each source's kinds property may build its labels anew (the lectures' does): the labels
+    are still translated once per language, not at every search."""
+    from portal.search.services import _KIND_LABELS, kind_labels
+
+    with app.test_request_context("/search", headers={"Accept-Language": "en"}):
+        first = kind_labels()
+        assert first["lecture"] == "Parents' school lecture"
+        assert kind_labels() is first
+    with app.test_request_context("/search", headers={"Accept-Language": "zh-CN"}):
+        chinese = kind_labels()
+        assert chinese["lecture"] != first["lecture"]
+        assert kind_labels() is chinese
+    assert sum(1 for key in _KIND_LABELS if key[0] in ("en", "zh_Hans_CN", "zh_CN")) <= 2
