@@ -78,6 +78,25 @@ def get_locale() -> Locale | None:
     return _babel_get_locale()
 
 
+def current_language() -> str:
+    """The current locale as text ("zh_Hans_CN", "en"), worked out once per locale object.
+
+    A key for caches of translated text: hashing and comparing Babel's Locale objects costs
+    more than the lookup it keys.
+    """
+    locale = get_locale()
+    if locale is None:
+        return ""
+    ctx = _cv_app.get(None)
+    holder = ctx.g.__dict__.get("_flask_babel") if ctx is not None else None
+    if holder is None:
+        return str(locale)
+    known = getattr(holder, "portal_language", None)
+    if known is None or known[0] is not locale:  # first use, or force_locale changed it
+        known = holder.portal_language = (locale, str(locale))
+    return known[1]
+
+
 def is_chinese() -> bool:
     locale = get_locale()
     return locale is None or locale.language == "zh"
@@ -94,7 +113,7 @@ def translated(message) -> str:
     args = getattr(message, "_args", None)
     if not args or getattr(message, "_kwargs", None):
         return str(message)
-    key = (get_locale(), message._func, args)
+    key = (current_language(), message._func, args)
     found = _TRANSLATED.get(key)
     if found is None:
         found = _TRANSLATED[key] = str(message)

@@ -274,3 +274,32 @@ def warn_if_rate_limit_not_shared(app: Flask) -> None:
 def roles_of(view: Callable) -> str | Iterable[Role] | None:
     """The declared access of a view function (for the route matrix test)."""
     return getattr(view, "access", None)
+
+
+def limit_before_views_only_when_needed(app: Flask) -> None:
+    """Run Flask-Limiter's check before every request only while a limit needs it there.
+
+    The portal's limits are on views (`@limiter.limit`), which check in their own wrapper;
+    the before-request check is for default, application, blueprint and meta limits, and
+    costs every page a walk through the limiter's tables when there are none. Checked at each
+    request, so a limit of those kinds added later is enforced as before.
+    """
+    from portal.extensions import limiter
+
+    hooks = app.before_request_funcs.setdefault(None, [])
+    if limiter._check_request_limit not in hooks:
+        return
+    position = hooks.index(limiter._check_request_limit)
+
+    def check_request_limit() -> None:
+        manager = limiter.limit_manager
+        if (
+            manager._application_limits
+            or manager._default_limits
+            or manager._blueprint_limits
+            or manager._endpoint_hints
+            or limiter._meta_limits
+        ):
+            limiter._check_request_limit()
+
+    hooks[position] = check_request_limit

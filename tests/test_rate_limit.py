@@ -204,3 +204,30 @@ def test_starting_several_workers_without_redis_logs_one_warning(
         chinese = gettext(rate_limit_status(app)["warning"])
     assert chinese != RATE_LIMIT_NOT_SHARED and "REDIS_URL" in chinese
     assert "工作进程" in chinese
+
+
+# The limiter's before-request check runs only while a limit needs it ---------------------------
+
+
+def test_before_request_limit_check_runs_only_for_limits_that_need_it(app, client, monkeypatch):
+    from portal.extensions import limiter
+
+    calls = []
+    monkeypatch.setattr(limiter, "_check_request_limit", lambda *a, **k: calls.append(a))
+    assert client.get("/").status_code == 200
+    assert calls == []  # the portal's limits are all on views
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", ["a default limit"])
+    assert client.get("/sitemap").status_code == 200
+    assert len(calls) == 1
+
+
+def test_a_view_limit_still_holds_without_the_before_request_check(new_app, scratch_database):
+    reset_schema(scratch_database)
+    app = new_app(
+        scratch_database,
+        PORTAL_VERIFY_RATE_LIMIT="1 per minute",
+        RATELIMIT_KEY_PREFIX="v" + uuid.uuid4().hex,
+    )
+    client = app.test_client()
+    url = "/volunteers/certificates/verify?number=ZM2026000001"
+    assert [client.get(url).status_code for _ in range(2)] == [200, 429]
