@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,7 +99,7 @@ def wrk(
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     script = Path(__file__).with_name("wrk_report.lua")
-    env = {**os.environ, "WRK_UNIQUE": "1" if unique else ""}
+    env = {**os.environ, "WRK_UNIQUE": "1" if unique else "", "WRK_RUN": uuid.uuid4().hex}
     out = subprocess.run(
         [
             "wrk",

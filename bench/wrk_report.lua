@@ -1,6 +1,16 @@
 -- Optionally make every request unique (WRK_UNIQUE=1), then print wrk's figures as JSON.
+-- WRK_RUN names the run: LuaJIT's math.random gives every wrk process the same numbers, so
+-- without it a later run would ask for the very URLs an earlier one left in the page cache.
 local unique = os.getenv("WRK_UNIQUE") == "1"
+local run = os.getenv("WRK_RUN") or ""
 local counter = 0
+local made = 0
+tid = 0
+
+setup = function(thread)
+  made = made + 1
+  thread:set("tid", made)  -- each thread counts on its own
+end
 
 request = function()
   if not unique then
@@ -8,7 +18,7 @@ request = function()
   end
   counter = counter + 1
   local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
-  return wrk.format(nil, wrk.path .. sep .. "r=" .. counter .. "-" .. math.random(1, 1e9))
+  return wrk.format(nil, wrk.path .. sep .. "r=" .. run .. "-" .. tid .. "-" .. counter)
 end
 
 done = function(summary, latency, requests)
