@@ -86,7 +86,10 @@ def _current_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     """
     global _rules_seen, _rules_patterns
     maps = list(_url_maps)
-    seen = tuple((id(url_map), len(url_map._rules)) for url_map in maps)
+    # Map._rules builds a list of every rule at each call: count them per endpoint instead.
+    seen = tuple(
+        (id(url_map), sum(map(len, url_map._rules_by_endpoint.values()))) for url_map in maps
+    )
     if seen != _rules_seen:
         _rules_patterns = _patterns(token_rules(maps))
         _rules_seen = seen
