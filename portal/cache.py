@@ -182,26 +182,34 @@ def cache_key(
     mode, whether htmx asked for a fragment, and the scheme, host, script root and path the page
     was asked under, so that nothing built for one address is ever served to another.
     """
-    if req.method not in ("GET", "HEAD") or "lang" in req.args:
-        return None  # ?lang= sets the language cookie
-    cookies = req.cookies
-    if session_cookie in cookies or "remember_token" in cookies:
+    environ = req.environ
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return None
+    if "lang" in environ.get("QUERY_STRING", "") and "lang" in req.args:
+        return None  # ?lang= sets the language cookie
+    # Read from the environ: the request's parsed headers, cookies and languages cost more
+    # than the rest of a cache hit.
+    if environ.get("HTTP_COOKIE"):
+        cookies = req.cookies
+        if session_cookie in cookies or "remember_token" in cookies:
+            return None
+        lang_cookie, elder = cookies.get("lang"), cookies.get("elder") == "1"
+    else:
+        lang_cookie, elder = None, False
     from portal.i18n import locale_from
 
     if ALL in areas:
         depends = tuple(sorted((a, v[0]) for a, v in versions.items()))
     else:
         depends = tuple((a, versions.get(a, (1, EPOCH))[0]) for a in areas)
-    environ = req.environ
     # Pages show today's date: a new day in China starts new entries.
     today = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
     return (
         depends,
         today,
-        locale_from(cookies.get("lang"), req.accept_languages),
-        cookies.get("elder") == "1",
-        partial_request(req.headers),
+        locale_from(lang_cookie, environ.get("HTTP_ACCEPT_LANGUAGE", "")),
+        elder,
+        partial_request(environ),
         environ.get("HTTP_X_FORWARDED_PROTO", ""),
         environ.get("HTTP_X_FORWARDED_HOST", ""),
         environ.get("wsgi.url_scheme", "http"),
@@ -349,7 +357,8 @@ def store_in_cache(response):
     response.vary.update(("Cookie", "Accept-Language"))
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
     current_app.extensions["page_cache"].put(key, Entry(body, headers, etag, changed_at, areas))
-    if not any(name in request.environ for name in _CONDITIONAL):
+    environ = request.environ
+    if not any(name in environ for name in _CONDITIONAL):
         return response  # nothing to compare the new ETag with
     return response.make_conditional(request)
 

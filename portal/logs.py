@@ -74,25 +74,39 @@ def token_rules(url_maps: Iterable[Map]) -> frozenset[str]:
     )
 
 
-_rules_seen: tuple[tuple[int, int], ...] = ()
+_rules_generation = 0  # rules added to a watched map so far
+_rules_seen = -1
 _rules_patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+
+def watch_url_map(url_map: Map) -> None:
+    """Redact the token routes of this map, including rules added to it later."""
+    global _rules_generation
+    if url_map in _url_maps:
+        return
+    add = url_map.add
+
+    def add_and_count(rulefactory) -> None:
+        global _rules_generation
+        add(rulefactory)
+        _rules_generation += 1
+
+    url_map.add = add_and_count
+    _url_maps.add(url_map)
+    _rules_generation += 1
 
 
 def _current_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     """The token patterns of this process's URL maps, scanned again only when a map changed.
 
     Every logged request redacts its path: walking every rule of every map each time would
-    put that walk on the hot path.
+    put that walk on the hot path, so a counter of the rules added says when to walk again.
     """
     global _rules_seen, _rules_patterns
-    maps = list(_url_maps)
-    # Map._rules builds a list of every rule at each call: count them per endpoint instead.
-    seen = tuple(
-        (id(url_map), sum(map(len, url_map._rules_by_endpoint.values()))) for url_map in maps
-    )
-    if seen != _rules_seen:
-        _rules_patterns = _patterns(token_rules(maps))
-        _rules_seen = seen
+    if _rules_seen != _rules_generation:
+        generation = _rules_generation
+        _rules_patterns = _patterns(token_rules(list(_url_maps)))
+        _rules_seen = generation
     return _rules_patterns
 
 
@@ -179,19 +193,23 @@ def _start_timer() -> None:
 def _log_request(response):
     from flask_login import current_user
 
+    if not request_log.isEnabledFor(logging.INFO):
+        return response
     started = g.get("request_started")
+    req = request._get_current_object()  # one proxy lookup, not one per field
+    user = current_user._get_current_object()
     # The path only: query strings can carry names or phone numbers.
     request_log.info(
         "request",
         extra={
             "fields": {
-                "method": request.method,
-                "path": redact_path(request.path),
-                "endpoint": request.endpoint,
+                "method": req.method,
+                "path": redact_path(req.path),
+                "endpoint": req.endpoint,
                 "status": response.status_code,
                 "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-                "user": current_user.get_id().split(":")[0]
-                if current_user and current_user.is_authenticated
+                "user": user.get_id().split(":")[0]
+                if user is not None and user.is_authenticated
                 else None,
             }
         },
@@ -201,6 +219,6 @@ def _log_request(response):
 
 def init_app(app: Flask) -> None:
     configure(app.config["PORTAL_LOG_LEVEL"])
-    _url_maps.add(app.url_map)
+    watch_url_map(app.url_map)
     app.before_request(_start_timer)
     app.after_request(_log_request)

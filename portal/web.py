@@ -12,22 +12,23 @@ from portal.extensions import htmx
 from portal.pagination import Page  # noqa: F401 - views build pages with it
 
 
-def partial_request(headers) -> bool:
-    """These request headers are htmx asking for a fragment: not boosted, not a history restore.
+def partial_request(environ) -> bool:
+    """The request of this WSGI environ is htmx asking for a fragment: not boosted and not a
+    history restore.
 
-    The same reading of the HX-* headers as flask-htmx's `htmx` object, for the page cache,
-    which looks at a request before Flask's context exists.
+    The same reading of the HX-* headers as flask-htmx's `htmx` object, straight from the
+    environ, for the page cache, which looks at a request before Flask's context exists.
     """
     return (
-        headers.get("HX-Request") == "true"
-        and headers.get("HX-Boosted") != "true"
-        and headers.get("HX-History-Restore-Request") != "true"
+        environ.get("HTTP_HX_REQUEST") == "true"
+        and environ.get("HTTP_HX_BOOSTED") != "true"
+        and environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST") != "true"
     )
 
 
 def is_partial_request() -> bool:
     """The current request is htmx asking for a fragment (see `partial_request`)."""
-    return partial_request(request.headers)
+    return partial_request(request.environ)
 
 
 def render(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:
