@@ -125,6 +125,21 @@ def layout_context():
 
 
 @bp.app_template_global()
+def option_tags(pairs, selected: str = "") -> Markup:
+    """`<option>` elements for (value, label) pairs, the one whose value is `selected` marked.
+
+    One call for a whole list, where a template loop makes several calls per option.
+    """
+    chosen = str(selected)
+    return Markup("").join(
+        Markup('<option value="{0}"{1}>{2}</option>').format(
+            value, Markup(" selected") if str(value) == chosen else "", label
+        )
+        for value, label in pairs
+    )
+
+
+@bp.app_template_global()
 def content_lang() -> Markup:
     """` lang="zh-CN"` on an element holding Chinese content when the page is in English.
 

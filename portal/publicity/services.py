@@ -15,13 +15,14 @@ Who may write and who may publish:
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, exists, func, or_
+from sqlalchemy import bindparam, exists, false, func, or_
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, select
@@ -950,14 +951,24 @@ _LIVE_BY_SLUG = _live_columns(
     _REVISIONS.c.meta,
     condition=_ITEMS.c.slug == bindparam("slug"),
 )
-_AROUND = _live_columns(
-    _REVISIONS.c.title,
-    condition=or_(
-        _ITEMS.c.slug.in_(bindparam("slugs", expanding=True)),
-        _ITEMS.c.id == bindparam("explains"),
-        _ITEMS.c.policy_id == bindparam("policy"),
-    ),
-)
+
+
+@functools.lru_cache(maxsize=64)
+def _around(slug_count: int):
+    """The query of the items around a page, for this many related slugs (s0, s1, ...).
+
+    One statement per count, each compiled once, instead of an expanding IN whose SQL is
+    rewritten at every execution.
+    """
+    slugs = [bindparam(f"s{i}") for i in range(slug_count)]
+    return _live_columns(
+        _REVISIONS.c.title,
+        condition=or_(
+            _ITEMS.c.slug.in_(slugs) if slugs else false(),
+            _ITEMS.c.id == bindparam("explains"),
+            _ITEMS.c.policy_id == bindparam("policy"),
+        ),
+    )
 
 
 def live_by_slug(session: Session, slug: str) -> tuple[LiveItem, LiveRevision] | None:
@@ -998,8 +1009,9 @@ def detail_context(
     rows = []
     if slugs or explains or policy_id:
         # A parameter left None matches nothing (`= NULL`), as a condition left out would.
-        params = {"slugs": slugs, "explains": explains or None, "policy": policy_id}
-        found = session.connection().execute(_AROUND, params)
+        params = {"explains": explains or None, "policy": policy_id}
+        params.update((f"s{i}", slug) for i, slug in enumerate(slugs))
+        found = session.connection().execute(_around(len(slugs)), params)
         rows = [(LiveItem(*row[:6]), ListedRevision(row[6])) for row in found]
         rows.sort(key=lambda row: row[0].id)
     related = sorted(

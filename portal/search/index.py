@@ -13,6 +13,7 @@ job rebuilds an index it cannot read from every source, beside the old one, and 
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import io
 import logging
@@ -160,6 +161,8 @@ class Hit:
     version: str = ""  # the document's version when it was indexed
     kind_label: str = ""
     snippet: str = ""  # safe HTML: escaped text with <mark> around matches
+    published_iso: str = ""  # for <time datetime>
+    published_day: str = ""  # the date as the page shows it, in the page's language
 
 
 @dataclass
@@ -185,6 +188,15 @@ def make_snippet(text: str, words: list[str], *, width: int = 60, count: int = 2
     return marked_passages(text, text.lower(), words, width=width, count=count)
 
 
+@functools.lru_cache(maxsize=256)
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The query words as one pattern, longest first: the same for every hit of a page."""
+    alternatives = sorted({w for w in words if w}, key=len, reverse=True)
+    if not alternatives:
+        return None
+    return re.compile("|".join(re.escape(w) for w in alternatives), re.IGNORECASE)
+
+
 def marked_passages(
     text: str, lowered: str, words: list[str], *, width: int = 60, count: int = 2
 ) -> str:
@@ -204,15 +216,12 @@ def marked_passages(
             passages.append((start, end))
         if len(passages) >= count:
             break
-    pattern = re.compile(
-        "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True) if w),
-        re.IGNORECASE,
-    )
+    pattern = _words_pattern(tuple(words))
     parts = []
     for start, end in passages:
         chunk = text[start:end]
         marked, last = [], 0
-        for match in pattern.finditer(chunk):
+        for match in pattern.finditer(chunk) if pattern is not None else ():
             marked.append(html.escape(chunk[last : match.start()]))
             marked.append(f'<mark class="hl">{html.escape(match.group(0))}</mark>')
             last = match.end()

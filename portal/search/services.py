@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from markupsafe import Markup
 from sqlmodel import Session
 
-from portal.i18n import get_locale
+from portal.i18n import format_day, get_locale
 from portal.pagination import Page
 from portal.search.index import Hit, SearchIndex, get_index, make_snippet, marked_passages
 from portal.search.sources import all_kinds, sources
@@ -48,6 +48,8 @@ def search(
             url=url_prefix + hit.url,
             kind_label=labels.get(hit.kind, hit.kind),
             snippet=_snippet(hit, texts.get(hit.key, EMPTY_TEXT), found.words),
+            published_iso=hit.published.isoformat() if hit.published else "",
+            published_day=format_day(hit.published) if hit.published else "",
         )
         for hit in found.hits
     ]

@@ -52,7 +52,7 @@ def search():
         unavailable=unavailable,
         kind=kind,
         year=year,
-        years=list(range(this_year, 2014, -1)),
+        years=[(str(y), str(y)) for y in range(this_year, 2014, -1)],
         kinds=list(kinds.items()),
     )
     if unavailable:

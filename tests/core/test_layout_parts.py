@@ -73,3 +73,15 @@ def test_footer_site_pages_carry_the_script_root(client):
     html = client.get("/", base_url="http://localhost/portal/").get_data(as_text=True)
     assert 'href="/portal/pages/privacy"' in _footer(html)
     assert 'href="/pages/privacy"' in _footer(client.get("/").get_data(as_text=True))
+
+
+def test_option_tags_escape_and_mark_the_chosen_one(app):
+    from portal.core.views import option_tags
+
+    html = str(option_tags([("", "全部"), ("a&b", "<b>x</b>"), (2017, "2017")], "2017"))
+    assert html == (
+        '<option value="">全部</option>'
+        '<option value="a&amp;b">&lt;b&gt;x&lt;/b&gt;</option>'
+        '<option value="2017" selected>2017</option>'
+    )
+    assert "selected" not in str(option_tags([("x", "X")], ""))
