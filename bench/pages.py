@@ -2,12 +2,12 @@
 
 All servers run side by side in one run and are loaded in turn by wrk with the same settings;
 each page's rate as a fraction of the bare function's is its ratio. The machines this runs on
-change speed by up to 2x within a minute, so the measuring time is cut into rounds: each round
-loads the bare function and then every page for `--seconds / --rounds` each, a page's ratio in
-a round is taken against that round's bare rate, and the figures are the medians over rounds. Anonymous public pages are
-served from the page cache after their first request ("cached"); "uncached" runs give every
-request a unique parameter so each one is rendered (queries, Jinja, Babel, search). The last
-line is JSON.
+change speed by up to 2x within a minute, so the measuring time is cut into rounds: in each
+round every page is loaded for `--seconds / --rounds` right after the bare function was, its
+ratio is taken against that bare rate, and the figures are the medians over the rounds.
+Anonymous public pages are served from the page cache after their first request ("cached");
+"uncached" runs give every request a unique parameter so each one is rendered (queries, Jinja,
+Babel, search). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main() -> None:
         "search": (SEARCH, False),
         "search_uncached": (SEARCH, True),
     }
-    rounds: list[dict[str, dict]] = []
+    rounds: list[dict] = []  # (page, bare run, page run) pairs
     with scratch_dir() as workdir:
         env = portal_env(workdir)
         init_portal(env, content=True)
@@ -58,16 +58,15 @@ def main() -> None:
                     wrk(portal_url + path, seconds=2, connections=args.connections, unique=unique)
                 step = max(1, round(args.seconds / args.rounds))
                 for _ in range(args.rounds):
-                    rounds.append(
-                        {"bare": wrk(bare_url, seconds=step, connections=args.connections)}
-                    )
                     for name, (path, unique) in runs.items():
-                        rounds[-1][name] = wrk(
+                        bare = wrk(bare_url, seconds=step, connections=args.connections)
+                        page = wrk(
                             portal_url + path,
                             seconds=step,
                             connections=args.connections,
                             unique=unique,
                         )
+                        rounds.append({"name": name, "bare": bare, "page": page})
     figures = {name: _median_figures(rounds, name) for name in ["bare", *runs]}
     bare_rps = figures["bare"]["rps"]
     print(f"article page bytes (the bare function returns the same): {len(body)}")
@@ -97,14 +96,16 @@ def main() -> None:
     print(json.dumps(result))
 
 
-def _median_figures(rounds: list[dict[str, dict]], name: str) -> dict:
-    """A page's median rate, latencies and ratio to the same round's bare rate; errors summed."""
-    runs = [r[name] for r in rounds]
+def _median_figures(pairs: list[dict], name: str) -> dict:
+    """A page's median rate, latencies and ratio to the bare rate measured just before it
+    (the bare function's own figures: every bare run); errors summed."""
+    mine = [p for p in pairs if name in ("bare", p["name"])]
+    runs = [p["bare"] if name == "bare" else p["page"] for p in mine]
     return {
         "rps": round(statistics.median(f["rps"] for f in runs), 1),
         "p50_ms": round(statistics.median(f["p50_ms"] for f in runs), 2),
         "p95_ms": round(statistics.median(f["p95_ms"] for f in runs), 2),
-        "ratio": round(statistics.median(r[name]["rps"] / r["bare"]["rps"] for r in rounds), 3),
+        "ratio": round(statistics.median(p["page"]["rps"] / p["bare"]["rps"] for p in mine), 3),
         "errors": sum(f["errors"] for f in runs),
     }
 

@@ -18,7 +18,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import text
 
 from portal.auth.labels import office_label, role_label
@@ -131,12 +131,12 @@ def option_tags(pairs, selected: str = "") -> Markup:
     One call for a whole list, where a template loop makes several calls per option.
     """
     chosen = str(selected)
-    return Markup("").join(
-        Markup('<option value="{0}"{1}>{2}</option>').format(
-            value, Markup(" selected") if str(value) == chosen else "", label
-        )
-        for value, label in pairs
-    )
+    tags = []
+    for value, label in pairs:
+        text = str(value)
+        mark = " selected" if text == chosen else ""
+        tags.append(f'<option value="{escape(text)}"{mark}>{escape(label)}</option>')
+    return Markup("".join(tags))  # noqa: S704 - every value and label is escaped above
 
 
 @bp.app_template_global()
