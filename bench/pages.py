@@ -105,7 +105,9 @@ def _median_figures(pairs: list[dict], name: str) -> dict:
         "rps": round(statistics.median(f["rps"] for f in runs), 1),
         "p50_ms": round(statistics.median(f["p50_ms"] for f in runs), 2),
         "p95_ms": round(statistics.median(f["p95_ms"] for f in runs), 2),
-        "ratio": round(statistics.median(p["page"]["rps"] / p["bare"]["rps"] for p in mine), 3),
+        "ratio": 1.0
+        if name == "bare"
+        else round(statistics.median(p["page"]["rps"] / p["bare"]["rps"] for p in mine), 3),
         "errors": sum(f["errors"] for f in runs),
     }
 
