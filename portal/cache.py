@@ -10,6 +10,7 @@ set a cookie, and errors are never stored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -23,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from flask import Flask, current_app, g, has_app_context, request
 from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import http_date
 
 from portal.timeutil import utcnow
 from portal.web import partial_request
@@ -343,24 +345,41 @@ def store_in_cache(response):
     if marker is None:
         return response
     key, areas, changed_at = marker
+    response_headers = response.headers
     if (
         response.status_code != 200
         or response.direct_passthrough
-        or response.headers.getlist("Set-Cookie")
+        or "Set-Cookie" in response_headers
     ):
         return response
     body = response.get_data()
     etag = hashlib.sha1(body, usedforsecurity=False).hexdigest()
-    response.set_etag(etag)
-    response.last_modified = changed_at
-    response.headers["Cache-Control"] = "public, max-age=0, must-revalidate"
-    response.vary.update(("Cookie", "Accept-Language"))
-    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+    # Set as plain values: Response's etag, last_modified and vary helpers parse and format
+    # each header again, which costs more than the lookup of a cache hit.
+    response_headers["ETag"] = f'"{etag}"'
+    response_headers["Last-Modified"] = _http_date(changed_at)
+    response_headers["Cache-Control"] = "public, max-age=0, must-revalidate"
+    response_headers["Vary"] = _vary_also(response_headers.get("Vary", ""))
+    headers = [(k, v) for k, v in response_headers.items() if k.lower() != "content-length"]
     current_app.extensions["page_cache"].put(key, Entry(body, headers, etag, changed_at, areas))
     environ = request.environ
     if not any(name in environ for name in _CONDITIONAL):
         return response  # nothing to compare the new ETag with
     return response.make_conditional(request)
+
+
+@functools.lru_cache(maxsize=256)
+def _http_date(moment: datetime) -> str:
+    return http_date(moment)
+
+
+@functools.lru_cache(maxsize=64)
+def _vary_also(vary: str) -> str:
+    """The Vary header with Cookie and Accept-Language added (a cached page depends on both)."""
+    names = [name.strip() for name in vary.split(",") if name.strip()]
+    known = {name.lower() for name in names}
+    names += [name for name in ("Cookie", "Accept-Language") if name.lower() not in known]
+    return ", ".join(names)
 
 
 _CONDITIONAL = (

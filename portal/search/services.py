@@ -9,10 +9,11 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
+from flask import g, has_app_context
 from markupsafe import Markup
 from sqlmodel import Session
 
-from portal.i18n import format_day, get_locale
+from portal.i18n import current_language, format_day, get_locale
 from portal.pagination import Page
 from portal.search.index import Hit, SearchIndex, get_index, make_snippet, marked_passages
 from portal.search.sources import all_kinds, sources
@@ -67,7 +68,20 @@ _KIND_LABELS: dict[tuple, dict[str, str]] = {}
 
 
 def kind_labels() -> dict[str, str]:
-    """Kind code -> label in the current language, translated once per language and sources."""
+    """Kind code -> label in the current language, translated once per language and sources
+    (and looked up once per request: the page and the search both ask)."""
+    language = current_language()
+    if has_app_context():
+        known = g.get("portal_kind_labels")
+        if known is not None and known[0] == language:
+            return known[1]
+    labels = _kind_labels()
+    if has_app_context():
+        g.portal_kind_labels = (language, labels)
+    return labels
+
+
+def _kind_labels() -> dict[str, str]:
     kinds = all_kinds()
     # A label is known by its message (a lazy string's arguments), not by the object: a source
     # may build its labels anew at every call.
