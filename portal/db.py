@@ -34,9 +34,9 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection):
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        # On the driver's connection: one statement that needs none of SQLAlchemy's execution
-        # machinery (every request begins a transaction).
-        conn.connection.dbapi_connection.execute(f"BEGIN {mode}")
+        # Through SQLAlchemy, not the driver's connection: a locked database must raise
+        # SQLAlchemy's OperationalError, which the scheduler and the views know to be transient.
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str, **kwargs) -> Engine:

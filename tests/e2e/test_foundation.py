@@ -58,8 +58,11 @@ def test_guardian_switches_on_large_text_on_a_phone(live_server, phone):
     size_before = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     page.get_by_role("button", name="长辈模式").click()
     expect(page.locator("body")).to_have_class("elder")
-    size_after = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
-    assert size_after > size_before
+    # The new page's class comes with its HTML; its stylesheet may still be on the way.
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        f"parseFloat(getComputedStyle(document.body).fontSize) > {size_before}", timeout=5000
+    )
     assert page.url.endswith("/parents-school/")
     page.goto(live_server.url + "/")
     expect(page.locator("body")).to_have_class("elder")
