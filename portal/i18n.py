@@ -204,7 +204,7 @@ def template_i18n() -> dict:
     bound to the catalogue of the locale in force now (?lang=, the cookie, or force_locale).
     """
     translations = get_translations()
-    locale = str(get_locale() or "zh_CN")
+    locale = current_language() or "zh_CN"
     cached = getattr(translations, "_portal_template_i18n", None)
     if cached is not None and cached[0] == locale:
         return cached[1]

@@ -30,7 +30,7 @@ from portal.core.workspace import entries as workspace_entries
 from portal.core.workspace import header_links
 from portal.db import get_session
 from portal.extensions import db
-from portal.i18n import get_locale, is_chinese, template_i18n, translated
+from portal.i18n import current_language, is_chinese, template_i18n, translated
 from portal.places import TOWNSHIPS
 from portal.security import public, roles_required
 from portal.timeutil import utcnow
@@ -109,7 +109,7 @@ def layout_context():
     """
     endpoint = request.endpoint
     root = request.script_root
-    key = (str(get_locale() or "zh_CN"), root, endpoint)
+    key = (current_language() or "zh_CN", root, endpoint)
     kept = current_app.extensions.setdefault("portal_layout", {})
     values = kept.get(key)
     if values is None:

@@ -13,7 +13,7 @@ from flask import g, has_app_context
 from markupsafe import Markup
 from sqlmodel import Session
 
-from portal.i18n import current_language, format_day, get_locale
+from portal.i18n import current_language, format_day
 from portal.pagination import Page
 from portal.search.index import Hit, SearchIndex, get_index, make_snippet, marked_passages
 from portal.search.sources import all_kinds, sources
@@ -86,7 +86,7 @@ def _kind_labels() -> dict[str, str]:
     # A label is known by its message (a lazy string's arguments), not by the object: a source
     # may build its labels anew at every call.
     key = (
-        str(get_locale() or ""),
+        current_language(),
         *((code, getattr(label, "_args", label)) for code, label in kinds.items()),
     )
     found = _KIND_LABELS.get(key)
