@@ -90,14 +90,15 @@ def test_without_redis_each_worker_counts_alone(sqlite_db):
     assert _worker(sqlite_db, "-", prefix, 3) == [200, 200, 200]
 
 
+def _limited_app(new_app, database: str, **limits):
+    """An app on a database of its own (what the limited requests commit must not stay for
+    other tests), counting under a key prefix of its own."""
+    reset_schema(database)
+    return new_app(database, RATELIMIT_KEY_PREFIX="t" + uuid.uuid4().hex, **limits)
+
+
 def test_rate_limited_page_is_clear_and_chinese(new_app, scratch_database):
-    # A database of its own: the failed logins commit, and must not stay for other tests.
-    reset_schema(scratch_database)
-    app = new_app(
-        scratch_database,
-        PORTAL_LOGIN_RATE_LIMIT="2 per minute",
-        RATELIMIT_KEY_PREFIX="x" + uuid.uuid4().hex,
-    )
+    app = _limited_app(new_app, scratch_database, PORTAL_LOGIN_RATE_LIMIT="2 per minute")
     client = app.test_client()
     codes = [
         post(client, "/auth/login", {"login": "13900000000", "password": "x"}) for _ in range(3)
@@ -222,12 +223,7 @@ def test_before_request_limit_check_runs_only_for_limits_that_need_it(app, clien
 
 
 def test_a_view_limit_still_holds_without_the_before_request_check(new_app, scratch_database):
-    reset_schema(scratch_database)
-    app = new_app(
-        scratch_database,
-        PORTAL_VERIFY_RATE_LIMIT="1 per minute",
-        RATELIMIT_KEY_PREFIX="v" + uuid.uuid4().hex,
-    )
+    app = _limited_app(new_app, scratch_database, PORTAL_VERIFY_RATE_LIMIT="1 per minute")
     client = app.test_client()
     url = "/volunteers/certificates/verify?number=ZM2026000001"
     assert [client.get(url).status_code for _ in range(2)] == [200, 429]
