@@ -5,7 +5,8 @@ is marked `@cached_page("area", ...)` is stored the first time an anonymous visi
 and answered from memory afterwards by a WSGI middleware in front of Flask, with ETag and
 Last-Modified, until one of those areas bumps its content version (`cache.bump(session,
 "area")` in the area's services). Pages for a logged-in user, requests that carry a session or
-set a cookie, and errors are never stored.
+set a cookie, errors, and addresses with a query argument the view does not read are never
+stored.
 """
 
 from __future__ import annotations
@@ -111,17 +112,23 @@ def _depends(areas: tuple[str, ...], changed: set[str]) -> bool:
     return ALL in areas or any(area in changed for area in areas)
 
 
-def cached_page(*areas: str) -> Callable[[Callable], Callable]:
+def cached_page(*areas: str, query: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Mark a public view whose anonymous answer may be cached, under these areas' versions.
 
     `@cached_page("parents_school")` keeps the page until the parents' school bumps its version;
-    `@cached_page(ALL)` until any area does.
+    `@cached_page(ALL)` until any area does. `query` names the query arguments the view reads
+    (`query=("page",)`): an address with any other argument (`?utm_source=`, `?r=1`, ...) is
+    rendered every time and never stored, so that nobody can fill the cache with endless
+    variants of one page and push the pages people read out of it.
     """
     if not areas or not all(isinstance(a, str) for a in areas):
         raise TypeError("name the areas whose content the page shows: @cached_page('publicity')")
+    if isinstance(query, str) or not all(isinstance(name, str) for name in query):
+        raise TypeError("name the query arguments the view reads: query=('page',)")
 
     def decorator(view: Callable) -> Callable:
         view.cache_areas = tuple(areas)
+        view.cache_query = frozenset(query)
         return view
 
     return decorator
@@ -176,7 +183,11 @@ def page_areas(view: Callable | None) -> tuple[str, ...] | None:
 
 
 def cache_key(
-    areas: tuple[str, ...], versions: Versions, session_cookie: str, req: Request
+    areas: tuple[str, ...],
+    versions: Versions,
+    session_cookie: str,
+    req: Request,
+    query: frozenset[str] = frozenset(),
 ) -> tuple | None:
     """The key of this anonymous GET, or None when it may not be cached.
 
@@ -187,8 +198,8 @@ def cache_key(
     environ = req.environ
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return None
-    if "lang" in environ.get("QUERY_STRING", "") and "lang" in req.args:
-        return None  # ?lang= sets the language cookie
+    if environ.get("QUERY_STRING") and not query.issuperset(req.args.keys()):
+        return None  # ?lang= sets the language cookie; other arguments the view ignores
     # Read from the environ: the request's parsed headers, cookies and languages cost more
     # than the rest of a cache hit.
     if environ.get("HTTP_COOKIE"):
@@ -266,7 +277,7 @@ class CachedPages:
             rule, _ = app.create_url_adapter(req).match(return_rule=True)
         except HTTPException:  # no route, a redirect (a missing slash) or a wrong method
             return None
-        return marker_for(app, page_areas(app.view_functions.get(rule.endpoint)), req)
+        return marker_for(app, app.view_functions.get(rule.endpoint), req)
 
     def _answer(self, environ, start_response, entry: Entry, started: float):
         not_modified = environ.get("HTTP_IF_NONE_MATCH", "").strip() in (f'"{entry.etag}"', "*")
@@ -313,8 +324,9 @@ class CachedPages:
 MARKER = "portal.page_cache"
 
 
-def marker_for(app: Flask, areas: tuple[str, ...] | None, req: Request) -> tuple | None:
-    """For this request: (key, areas, last change), or None when it is not cached."""
+def marker_for(app: Flask, view: Callable | None, req: Request) -> tuple | None:
+    """For this request to this view: (key, areas, last change), or None when it is not cached."""
+    areas = page_areas(view)
     if areas is None:
         return None
     cache: PageCache = app.extensions["page_cache"]
@@ -324,7 +336,13 @@ def marker_for(app: Flask, areas: tuple[str, ...] | None, req: Request) -> tuple
             return _load_versions()
 
     versions = cache.versions(load, app.config["PORTAL_PAGE_CACHE_TTL"])
-    key = cache_key(areas, versions, app.config.get("SESSION_COOKIE_NAME", "session"), req)
+    key = cache_key(
+        areas,
+        versions,
+        app.config.get("SESSION_COOKIE_NAME", "session"),
+        req,
+        getattr(view, "cache_query", frozenset()),
+    )
     return None if key is None else (key, areas, last_change(areas, versions))
 
 
@@ -334,8 +352,8 @@ def mark_cacheable() -> None:
         marker = request.environ[MARKER]
     else:
         app = current_app._get_current_object()
-        areas = page_areas(app.view_functions.get(request.endpoint or ""))
-        marker = marker_for(app, areas, request._get_current_object())
+        view = app.view_functions.get(request.endpoint or "")
+        marker = marker_for(app, view, request._get_current_object())
     if marker is not None:
         g.page_cache = marker
 

@@ -25,7 +25,7 @@ def _year(choices: list[int]) -> int:
 
 @bp.route("/disclosure", endpoint="disclosure")
 @public
-@cached_page(AREA)
+@cached_page(AREA, query=("year",))
 def disclosure_page():
     session = get_session()
     today = china_today()
@@ -50,7 +50,7 @@ def disclosure_page():
 
 @bp.route("/disclosure.csv")
 @public
-@cached_page(AREA)
+@cached_page(AREA, query=("year",))
 def disclosure_csv():
     session = get_session()
     today = china_today()

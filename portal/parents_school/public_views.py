@@ -234,7 +234,7 @@ def index():
 
 @bp.route("/lectures/")
 @public
-@cached_page(AREA)
+@cached_page(AREA, query=("township", "topic", "office", "view", "month", "page"))
 def schedule():
     session = get_session()
     labels = _labels(session)
@@ -520,7 +520,7 @@ def lecture_ics(lecture_id: int):
 
 @bp.route("/lectures.ics")
 @public
-@cached_page(AREA)
+@cached_page(AREA, query=("township", "topic", "office"))
 def feed_ics():
     session = get_session()
     townships = _townships(session)

@@ -161,7 +161,7 @@ def index():
 
 @bp.route("/publicity/<segment>/")
 @public
-@cached_page("publicity")
+@cached_page("publicity", query=("page",))
 def column(segment: str):
     column = _column(segment)
     session = get_session()

@@ -20,7 +20,7 @@ PER_PAGE = 10  # results per page: fewer than the portal's lists, each carries a
 
 @bp.route("/search")
 @public
-@cached_page(ALL)
+@cached_page(ALL, query=("q", "kind", "year", "page"))
 def search():
     query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
     kinds = services.kind_labels()

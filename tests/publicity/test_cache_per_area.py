@@ -101,3 +101,46 @@ def test_a_page_asked_under_a_script_root_is_not_served_to_the_plain_address(cli
     assert 'href="/portal/static/css/portal.css"' in under_root
     plain = client.get("/").get_data(as_text=True)
     assert 'href="/static/css/portal.css"' in plain and "/portal/static/" not in plain
+
+
+def test_an_address_with_an_argument_the_view_does_not_read_is_never_stored(app, client):
+    pages = app.extensions["page_cache"]
+    client.get("/publicity/")
+    assert len(pages) == 1
+    for n in range(30):  # endless variants of one page
+        response = client.get(f"/publicity/?r={n}")
+        assert response.status_code == 200
+        assert "ETag" not in response.headers  # rendered, not stored
+    client.get("/publicity/?utm_source=wechat")
+    assert len(pages) == 1
+
+
+def test_the_arguments_a_view_reads_have_their_own_entries(app, client, publish):
+    publish(kind="news", slug="n-args", title="防溺水")
+    pages = app.extensions["page_cache"]
+    client.get("/search?q=防溺水")
+    client.get("/search?q=防溺水&kind=news")
+    client.get("/publicity/news/?page=1")
+    assert len(pages) == 3
+    # One argument more than the view reads, and the page is rendered but not stored.
+    assert client.get("/search?q=防溺水&kind=news&x=1").status_code == 200
+    assert len(pages) == 3
+
+
+def test_a_stored_page_is_not_served_for_an_address_with_another_argument(
+    app, client, session, publish
+):
+    item = publish(kind="news", slug="n-other", title="第一版")
+    assert "第一版" in client.get("/publicity/news/n-other").get_data(as_text=True)
+    _sneak_edit(session, item, "第二版")
+    assert "第一版" in client.get("/publicity/news/n-other").get_data(as_text=True)
+    assert "第二版" in client.get("/publicity/news/n-other?r=1").get_data(as_text=True)
+
+
+def test_cached_page_takes_the_names_of_the_arguments_it_reads():
+    with pytest.raises(TypeError, match="query arguments"):
+        cached_page("publicity", query="page")
+    with pytest.raises(TypeError, match="query arguments"):
+        cached_page("publicity", query=(1,))
+    view = cached_page("publicity", query=("page",))(lambda: None)
+    assert view.cache_query == frozenset({"page"})
