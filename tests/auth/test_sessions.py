@@ -319,3 +319,27 @@ def test_remember_me_days_come_from_one_setting(monkeypatch, tmp_path):
     config = load_config(str(tmp_path))
     assert config["PORTAL_REMEMBER_DAYS"] == 7
     assert config["REMEMBER_COOKIE_DURATION"] == timedelta(days=7)
+
+
+def test_a_visitor_without_a_session_is_anonymous_without_the_address_hash(
+    app, client, session, monkeypatch
+):
+    """No session and no remember-me cookie: Flask-Login's session protection is skipped
+    (nothing to protect); a session or a remember-me cookie still goes through it."""
+    manager = app.login_manager
+    hashed = []
+    real = manager._session_identifier_generator
+    monkeypatch.setattr(
+        manager, "_session_identifier_generator", lambda: hashed.append(1) or real()
+    )
+    assert not _logged_in(client)
+    assert hashed == []
+    user = make_user(session)
+    login(client, user, remember="y")
+    hashed.clear()
+    assert _logged_in(client)
+    assert hashed
+    # The remember-me cookie alone (the browser was closed) still logs in.
+    fresh = app.test_client()
+    fresh.set_cookie("remember_token", client.get_cookie("remember_token").value)
+    assert _logged_in(fresh)
