@@ -166,6 +166,18 @@ def format_time(value: datetime | None) -> str:
     return format_datetime(local, "EEEE, d MMMM y HH:mm", locale="en")
 
 
+def content_lang() -> Markup:
+    """` lang="zh-CN"` on an element holding Chinese content when the page is in English.
+
+    Titles and texts written by people are Chinese; screen readers and browsers need to know
+    when they sit in an English page.
+    """
+    return _NO_LANG if is_chinese() else _LANG_ZH
+
+
+_NO_LANG, _LANG_ZH = Markup(""), Markup(' lang="zh-CN"')
+
+
 def html_lang() -> str:
     return "zh-CN" if is_chinese() else "en"
 

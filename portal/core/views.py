@@ -30,7 +30,7 @@ from portal.core.workspace import entries as workspace_entries
 from portal.core.workspace import header_links
 from portal.db import get_session
 from portal.extensions import db
-from portal.i18n import current_language, is_chinese, template_i18n, translated
+from portal.i18n import content_lang, current_language, is_chinese, template_i18n, translated
 from portal.places import TOWNSHIPS
 from portal.security import public, roles_required
 from portal.timeutil import utcnow
@@ -139,14 +139,7 @@ def option_tags(pairs, selected: str = "") -> Markup:
     return Markup("".join(tags))  # noqa: S704 - every value and label is escaped above
 
 
-@bp.app_template_global()
-def content_lang() -> Markup:
-    """` lang="zh-CN"` on an element holding Chinese content when the page is in English.
-
-    Titles and texts written by people are Chinese; screen readers and browsers need to know
-    when they sit in an English page. (layout_context passes the same, resolved once.)
-    """
-    return Markup("") if is_chinese() else Markup(' lang="zh-CN"')
+bp.add_app_template_global(content_lang)
 
 
 @bp.app_template_global()
