@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 
-__all__ = ["create_app"]
+__all__ = ["Portal", "create_app"]
+
+
+class Portal(Flask):
+    """The portal's Flask application.
+
+    Flask asks of each hook, context processor and view, on every request, whether it is a
+    coroutine function (23 times for an article page): the answer for a function never
+    changes, so it is remembered.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain_functions: set[Callable] = set()
+
+    def ensure_sync(self, func: Callable) -> Callable:
+        try:
+            if func in self._plain_functions:
+                return func
+        except TypeError:  # not hashable: asked each time
+            return super().ensure_sync(func)
+        checked = super().ensure_sync(func)
+        if checked is func and len(self._plain_functions) < 10_000:
+            self._plain_functions.add(func)
+        return checked
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -19,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager
     from portal.web import check_host
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = Portal(__name__, instance_relative_config=True)
     # Before any blueprint: ids too large for the database match no route (404, never a 500).
     app.url_map.converters["int"] = BoundedIntConverter
     app.config.update(load_config(app.instance_path))
