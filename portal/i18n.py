@@ -50,13 +50,22 @@ def _wished(accept_language: str) -> str:
     return _known(wishes.best_match(["zh_CN", "zh", "en"], default="zh_CN")) or "zh_CN"
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     """?lang= first, then the remembered cookie, then the browser's wish; zh_CN otherwise."""
     chosen = _known(request.args.get("lang"))
     if chosen:
         g.lang_to_remember = chosen
-        return chosen
-    return locale_from(request.cookies.get(LANG_COOKIE), request.headers.get("Accept-Language", ""))
+        return _parsed(chosen)
+    return _parsed(
+        locale_from(request.cookies.get(LANG_COOKIE), request.headers.get("Accept-Language", ""))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(name: str) -> Locale:
+    """Babel's Locale for one of the portal's languages, parsed once (Flask-Babel parses the
+    selector's text on every request; a Locale it is given it takes as it is)."""
+    return Locale.parse(name)
 
 
 def remember_language(response):

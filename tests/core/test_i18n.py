@@ -98,3 +98,14 @@ def test_the_language_link_survives_odd_query_arguments(client, path):
     response = client.get(path)
     assert response.status_code == 200
     assert "lang=en" in response.get_data(as_text=True)
+
+
+def test_each_language_is_parsed_once_and_shared_by_requests(app):
+    from flask_babel import get_locale
+
+    seen = []
+    for headers in ({}, {"Accept-Language": "en"}, {}, {"Accept-Language": "en-GB,en;q=0.9"}):
+        with app.test_request_context("/", headers=headers):
+            seen.append(get_locale())
+    assert [str(locale) for locale in seen] == ["zh_Hans_CN", "en", "zh_Hans_CN", "en"]
+    assert seen[0] is seen[2] and seen[1] is seen[3]
