@@ -125,6 +125,10 @@ def load_config(instance_path: str) -> dict:
         "REMEMBER_COOKIE_DURATION": timedelta(days=remember_days),
         "PORTAL_REMEMBER_DAYS": remember_days,
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        # The session cookie is sent again only when the session changed: its last-seen time
+        # moves once a minute (security.SEEN_STEP), which keeps its expiry sliding, instead of
+        # signing and sending it again on every request.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "MAX_CONTENT_LENGTH": _int("PORTAL_MAX_UPLOAD_MB", 10) * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": 3600 * 12,
         "BABEL_DEFAULT_LOCALE": "zh_CN",

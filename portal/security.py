@@ -114,7 +114,13 @@ def _session_expired(user: User, now: int) -> bool:
         return False
     absolute = cfg["PORTAL_SESSION_ABSOLUTE_HOURS"] * 3600
     idle = cfg["PORTAL_STAFF_IDLE_MINUTES"] * 60
-    return now - login_at > absolute or (seen_at is not None and now - seen_at > idle)
+    # The last-seen time lags by up to SEEN_STEP: a session ends 30 to 31 minutes idle.
+    return now - login_at > absolute or (seen_at is not None and now - seen_at >= idle + SEEN_STEP)
+
+
+# How far the session's last-seen time may lag: moving it changes the session, whose cookie is
+# then signed and sent again. The idle timeout is exact to this many seconds.
+SEEN_STEP = 60
 
 
 def check_session_lifetime() -> None:
@@ -126,7 +132,9 @@ def check_session_lifetime() -> None:
         end_session()
         flash(_l("Your session has ended. Please log in again."), "info")
         return
-    session["seen_at"] = now
+    seen_at = session.get("seen_at")
+    if seen_at is None or now - seen_at >= SEEN_STEP:
+        session["seen_at"] = now
 
 
 def reauth_required(view: Callable) -> Callable:

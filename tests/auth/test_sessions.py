@@ -343,3 +343,35 @@ def test_a_visitor_without_a_session_is_anonymous_without_the_address_hash(
     fresh = app.test_client()
     fresh.set_cookie("remember_token", client.get_cookie("remember_token").value)
     assert _logged_in(fresh)
+
+
+def test_the_session_cookie_is_sent_again_once_a_minute_not_on_every_request(
+    client, session, time_machine
+):
+    time_machine.move_to("2026-11-29T02:00:00+00:00", tick=False)
+    login(client, make_user(session, role=Role.COUNTY_STAFF))
+
+    def session_cookie_sent() -> bool:
+        response = client.get("/")
+        assert 'action="/auth/logout"' in response.get_data(as_text=True)
+        return any(c.startswith("session=") for c in response.headers.getlist("Set-Cookie"))
+
+    session_cookie_sent()  # shows, and so removes, the welcome message from the session
+    time_machine.shift(timedelta(seconds=30))
+    assert not session_cookie_sent()  # nothing in the session changed
+    time_machine.shift(timedelta(seconds=31))
+    assert session_cookie_sent()  # last seen a minute ago: moved, and the expiry slides
+    assert not session_cookie_sent()
+
+
+def test_the_minute_s_lag_never_ends_a_session_idle_less_than_thirty_minutes(
+    client, session, time_machine
+):
+    time_machine.move_to("2026-11-29T02:00:00+00:00", tick=False)
+    login(client, make_user(session, role=Role.COUNTY_STAFF))
+    time_machine.shift(timedelta(seconds=59))
+    assert _logged_in(client)  # last-seen time not moved (under a minute)
+    time_machine.shift(timedelta(minutes=30))
+    assert _logged_in(client)  # idle 30 min, last seen moved 30 min 59 s ago: within the lag
+    time_machine.shift(timedelta(minutes=31))
+    assert not _logged_in(client)
