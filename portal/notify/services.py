@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -436,12 +436,17 @@ def _inbox_filter(user_id: int):
     )
 
 
+# Shown in the header of every page a logged-in user sees: one statement built once, not an
+# expression tree built and looked up in SQLAlchemy's cache on each page.
+_UNREAD = (
+    select(func.count())
+    .select_from(TABLE)
+    .where(_inbox_filter(bindparam("user_id")), TABLE.c.read_at.is_(None))
+)
+
+
 def unread_count(session: Session, *, user_id: int) -> int:
-    return session.execute(
-        select(func.count())
-        .select_from(TABLE)
-        .where(_inbox_filter(user_id), TABLE.c.read_at.is_(None))
-    ).scalar_one()
+    return session.connection().execute(_UNREAD, {"user_id": user_id}).scalar_one()
 
 
 def inbox_page(session: Session, *, user_id: int, page: int, per_page: int) -> Page:
