@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import url_for
+from flask import current_app, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
 from portal.auth.models import STAFF_ROLES, User
 from portal.core import registry
 from portal.core.registry import Queue
+from portal.i18n import current_language
 
 KERNEL_QUEUES = (
     Queue(
@@ -88,11 +89,21 @@ ADMIN_LINKS = (
 )
 
 
-def header_links(user: User) -> list[HeaderLink]:
-    """The header's links to pages only some roles may open (the template compares no roles)."""
+def header_links(user: User) -> tuple[HeaderLink, ...]:
+    """The header's links to pages only some roles may open (the template compares no roles).
+
+    The same for every user of a role, language and script root: built once per application.
+    """
     if not user.is_authenticated:
-        return []
+        return ()
     role = str(user.role)
-    return [
-        HeaderLink(str(label), url_for(ep)) for ep, label, roles in ADMIN_LINKS if role in roles
-    ]
+    kept = current_app.extensions.setdefault("portal_header_links", {})
+    key = (role, current_language(), request.script_root)
+    links = kept.get(key)
+    if links is None:
+        if len(kept) > 1000:  # a bound, should a server ever vary its script root
+            kept.clear()
+        links = kept[key] = tuple(
+            HeaderLink(str(label), url_for(ep)) for ep, label, roles in ADMIN_LINKS if role in roles
+        )
+    return links

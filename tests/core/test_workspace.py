@@ -123,3 +123,13 @@ def test_the_header_links_administration_pages_to_administrators_only(app, sessi
     assert 'href="/admin/users"' in admin.get("/").get_data(as_text=True)
     assert 'href="/admin/outbox"' in admin.get("/").get_data(as_text=True)
     assert 'href="/admin/users"' not in editor.get("/").get_data(as_text=True)
+
+
+def test_the_header_links_follow_the_language_and_the_script_root(app, session):
+    admin = app.test_client()
+    login(admin, make_user(session, role=Role.ADMIN))
+    assert ">账号管理<" in admin.get("/").get_data(as_text=True)
+    english = admin.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert ">Accounts<" in english and ">账号管理<" not in english
+    rooted = admin.get("/", base_url="http://localhost/portal/").get_data(as_text=True)
+    assert 'href="/portal/admin/users"' in rooted
