@@ -89,17 +89,28 @@ def gunicorn(app: str, env: dict[str, str], workers: int = 2) -> Iterator[str]:
 
 
 def wrk(
-    url: str, seconds: int = 10, connections: int = 8, threads: int = 1, unique: bool = False
+    url: str,
+    seconds: int = 10,
+    connections: int = 8,
+    threads: int = 1,
+    unique: bool = False,
+    cookie: str = "",
 ) -> dict:
     """Load one URL with wrk; requests per second and latency percentiles in ms.
 
     unique=True appends a different `r=` parameter to every request, so no answer can come
-    from the page cache: the figure is the uncached cost of the page.
+    from the page cache: the figure is the uncached cost of the page. `cookie` is sent as the
+    Cookie header of every request.
     """
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     script = Path(__file__).with_name("wrk_report.lua")
-    env = {**os.environ, "WRK_UNIQUE": "1" if unique else "", "WRK_RUN": uuid.uuid4().hex}
+    env = {
+        **os.environ,
+        "WRK_UNIQUE": "1" if unique else "",
+        "WRK_RUN": uuid.uuid4().hex,
+        "WRK_COOKIE": cookie,
+    }
     out = subprocess.run(
         [
             "wrk",

@@ -6,20 +6,25 @@ change speed by up to 2x within a minute, so the measuring time is cut into roun
 round every page is loaded for `--seconds / --rounds` right after the bare function was, its
 ratio is taken against that bare rate, and the figures are the medians over the rounds.
 Anonymous public pages are served from the page cache after their first request ("cached");
-"uncached" runs give every request a unique parameter so each one is rendered (queries, Jinja,
-Babel, search). The last line is JSON.
+"uncached" runs give every request a parameter the view does not read, so each one is rendered
+(queries, Jinja, Babel, search) and, like a page for staff, not stored. "article_staff" is the
+article as an administrator sees it, logged in (never cached; user, CSRF token and message
+count on every request). The last line is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
 import json
 import os
+import re
 import statistics
+import subprocess
 import urllib.parse
 import urllib.request
 
-from _harness import gunicorn, init_portal, portal_env, scratch_dir, wrk
+from _harness import BIN, ROOT, gunicorn, init_portal, portal_env, scratch_dir, wrk
 
 ARTICLE = "/publicity/policies/songyang-2017-139"
 SEARCH = "/search?q=" + urllib.parse.quote("留守儿童 监护")
@@ -32,18 +37,21 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
 
-    runs = {
-        "home": ("/", False),
-        "article": (ARTICLE, False),
-        "article_uncached": (ARTICLE, True),
-        "search": (SEARCH, False),
-        "search_uncached": (SEARCH, True),
+    runs = {  # name: (path, unique, logged in)
+        "home": ("/", False, False),
+        "article": (ARTICLE, False, False),
+        "article_uncached": (ARTICLE, True, False),
+        "article_staff": (ARTICLE, False, True),
+        "search": (SEARCH, False, False),
+        "search_uncached": (SEARCH, True, False),
     }
     rounds: list[dict] = []  # (page, bare run, page run) pairs
     with scratch_dir() as workdir:
         env = portal_env(workdir)
         init_portal(env, content=True)
+        _create_admin(env)
         with gunicorn("wsgi:app", env) as portal_url:
+            staff = _log_in(portal_url)
             body = urllib.request.urlopen(portal_url + ARTICLE).read()  # noqa: S310
             body_file = workdir / "article.html"
             body_file.write_bytes(body)
@@ -54,17 +62,24 @@ def main() -> None:
             }
             with gunicorn("_bare_app:app", bare_env) as bare_url:
                 wrk(bare_url, seconds=2, connections=args.connections)  # warm-up
-                for path, unique in runs.values():
-                    wrk(portal_url + path, seconds=2, connections=args.connections, unique=unique)
+                for path, unique, logged_in in runs.values():
+                    wrk(
+                        portal_url + path,
+                        seconds=2,
+                        connections=args.connections,
+                        unique=unique,
+                        cookie=staff if logged_in else "",
+                    )
                 step = max(1, round(args.seconds / args.rounds))
                 for _ in range(args.rounds):
-                    for name, (path, unique) in runs.items():
+                    for name, (path, unique, logged_in) in runs.items():
                         bare = wrk(bare_url, seconds=step, connections=args.connections)
                         page = wrk(
                             portal_url + path,
                             seconds=step,
                             connections=args.connections,
                             unique=unique,
+                            cookie=staff if logged_in else "",
                         )
                         rounds.append({"name": name, "bare": bare, "page": page})
     figures = {name: _median_figures(rounds, name) for name in ["bare", *runs]}
@@ -94,6 +109,50 @@ def main() -> None:
             "errors": f["errors"],
         }
     print(json.dumps(result))
+
+
+ADMIN_LOGIN = "bench-admin@example.org"
+ADMIN_PASSWORD = "Bench-only-password-2026"  # noqa: S105 - a scratch database
+
+
+def _create_admin(env: dict[str, str]) -> None:
+    subprocess.run(
+        [
+            str(BIN / "flask"),
+            "--app",
+            "wsgi",
+            "portal",
+            "create-admin",
+            "--name",
+            "测试管理员",
+            "--login",
+            ADMIN_LOGIN,
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        env=env,
+        input=ADMIN_PASSWORD + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _log_in(portal_url: str) -> str:
+    """Log the administrator in through the login form; the Cookie header of the session."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(portal_url + "/auth/login").read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    if token is None:
+        raise RuntimeError("the login form has no CSRF token")
+    data = urllib.parse.urlencode(
+        {"csrf_token": token.group(1), "login": ADMIN_LOGIN, "password": ADMIN_PASSWORD}
+    ).encode()
+    landed = opener.open(portal_url + "/auth/login", data=data)
+    if "/workspace" not in landed.geturl():
+        raise RuntimeError(f"the administrator was not logged in (ended at {landed.geturl()})")
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
 def _median_figures(pairs: list[dict], name: str) -> dict:
