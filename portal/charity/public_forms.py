@@ -111,8 +111,8 @@ class ApplyForm(DocumentSlots, PortalForm):
     applicant_mobile = StringField(
         _l("Your mobile number"),
         description=_l(
-            "11 digits. The tracking number and each step of the request are sent to it by "
-            "text message."
+            "11 digits. With the tracking number, it lets you follow the request on the "
+            "tracking page."
         ),
         render_kw={"autocomplete": "tel", "inputmode": "numeric", "maxlength": 13},
     )
@@ -217,7 +217,9 @@ class TrackForm(PortalForm):
 
     number = StringField(
         _l("Tracking number"),
-        description=_l("YJ and 10 digits, for example YJ2026000042: from the text message."),
+        description=_l(
+            "YJ and 10 digits, for example YJ2026000042, as shown on the page when you applied."
+        ),
         render_kw={"autocomplete": "off", "maxlength": 16, "autocapitalize": "characters"},
     )
     mobile = StringField(

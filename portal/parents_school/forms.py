@@ -137,7 +137,10 @@ class CancelForm(PortalForm):
     reason = TextAreaField(
         _l("Why the lecture is cancelled"),
         validators=[Length(max=services.REASON_MAX, message=_MAX)],
-        description=_l("Every booked or waiting guardian is told this in a text message."),
+        description=_l(
+            "A text message with this reason is recorded for every booked or waiting guardian "
+            "(text messages are not sent to phones yet)."
+        ),
         render_kw={"rows": 3, "maxlength": services.REASON_MAX},
     )
 

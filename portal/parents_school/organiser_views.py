@@ -195,8 +195,10 @@ def lecture_edit(lecture_id: int):
             if told:
                 flash(
                     ngettext(
-                        "The lecture is changed; %(num)d guardian is told by text message.",
-                        "The lecture is changed; %(num)d guardians are told by text message.",
+                        "The lecture is changed; a text message is recorded for %(num)d guardian "
+                        "(text messages are not sent to phones yet).",
+                        "The lecture is changed; text messages are recorded for %(num)d guardians "
+                        "(text messages are not sent to phones yet).",
                         told,
                     ),
                     "success",
@@ -321,8 +323,10 @@ def lecture_cancel(lecture_id: int):
         else:
             flash(
                 ngettext(
-                    "The lecture is cancelled; %(num)d guardian is told by text message.",
-                    "The lecture is cancelled; %(num)d guardians are told by text message.",
+                    "The lecture is cancelled; a text message is recorded for %(num)d guardian "
+                    "(text messages are not sent to phones yet).",
+                    "The lecture is cancelled; text messages are recorded for %(num)d guardians "
+                    "(text messages are not sent to phones yet).",
                     told,
                 ),
                 "success",

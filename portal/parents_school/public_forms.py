@@ -31,7 +31,7 @@ class BookingForm(PortalForm):
     )
     mobile = StringField(
         _l("Mobile number"),
-        description=_l("11 digits. The booking code is sent to this number by text message."),
+        description=_l("11 digits. With the booking code, it lets you see or cancel the booking."),
         render_kw={"autocomplete": "tel", "inputmode": "numeric", "maxlength": 13},
     )
     relation = ChoiceRadioField(
@@ -81,7 +81,7 @@ class FindBookingForm(PortalForm):
 
     code = StringField(
         _l("Booking code"),
-        description=_l("8 letters and digits, from the text message or the booking page."),
+        description=_l("8 letters and digits, as shown on the page when you booked."),
         render_kw={
             "autocomplete": "off",
             "maxlength": CODE_LENGTH + 4,

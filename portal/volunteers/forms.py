@@ -74,7 +74,7 @@ class ProfileFields(PortalForm):
     mobile = StringField(
         _l("Mobile number"),
         validators=[DataRequired(_l("Enter your mobile number.")), Length(max=13, message=_MAX)],
-        description=_l("You log in with it and receive reminders by text message."),
+        description=_l("You log in with it."),
         render_kw={"inputmode": "tel", "autocomplete": "tel"},
     )
     ethnicity = StringField(
