@@ -27,6 +27,18 @@ def _int(name: str, default: int) -> int:
     return default if value in (None, "") else int(value)
 
 
+def _rate_limit(name: str, default: str) -> str:
+    """A Flask-Limiter limit ("20 per hour"); one it cannot read is refused at start."""
+    from limits import parse_many
+
+    value = os.environ.get(name, "").strip() or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f'{name} is not a rate limit such as "20 per hour": {value!r}') from None
+    return value
+
+
 def _json_object(name: str) -> dict:
     """A JSON object from the environment ({} when unset); anything else is refused at start."""
     value = os.environ.get(name, "").strip()
@@ -140,7 +152,12 @@ def load_config(instance_path: str) -> dict:
         "PORTAL_LOGIN_MAX_FAILURES": _int("PORTAL_LOGIN_MAX_FAILURES", 6),
         "PORTAL_LOGIN_WINDOW_SECONDS": _int("PORTAL_LOGIN_WINDOW_SECONDS", 60),
         "PORTAL_LOGIN_LOCK_MINUTES": _int("PORTAL_LOGIN_LOCK_MINUTES", 30),
-        "PORTAL_LOGIN_RATE_LIMIT": os.environ.get("PORTAL_LOGIN_RATE_LIMIT", "30 per minute"),
+        # Requests per client address (Flask-Limiter), per kind of public form.
+        "PORTAL_LOGIN_RATE_LIMIT": _rate_limit("PORTAL_LOGIN_RATE_LIMIT", "30 per minute"),
+        "PORTAL_SIGNUP_RATE_LIMIT": _rate_limit("PORTAL_SIGNUP_RATE_LIMIT", "10 per hour"),
+        "PORTAL_BOOKING_RATE_LIMIT": _rate_limit("PORTAL_BOOKING_RATE_LIMIT", "20 per hour"),
+        "PORTAL_AID_RATE_LIMIT": _rate_limit("PORTAL_AID_RATE_LIMIT", "10 per hour"),
+        "PORTAL_VERIFY_RATE_LIMIT": _rate_limit("PORTAL_VERIFY_RATE_LIMIT", "30 per minute"),
         "PORTAL_RESET_LINK_MINUTES": _int("PORTAL_RESET_LINK_MINUTES", 60),
         "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
         # Volunteers and pairing (days).

@@ -158,3 +158,27 @@ def test_pairing_settings_are_read_from_the_environment(monkeypatch):
     assert settings.weights["same_village"] == 20 and settings.gender_policy == "same_sex"
     assert settings.allowed("331124002", "331124001")
     app.extensions["portal_db"].engine.dispose()
+
+
+RATE_LIMITS = {
+    "PORTAL_LOGIN_RATE_LIMIT": "30 per minute",
+    "PORTAL_SIGNUP_RATE_LIMIT": "10 per hour",
+    "PORTAL_BOOKING_RATE_LIMIT": "20 per hour",
+    "PORTAL_AID_RATE_LIMIT": "10 per hour",
+    "PORTAL_VERIFY_RATE_LIMIT": "30 per minute",
+}
+
+
+@pytest.mark.parametrize(("name", "default"), RATE_LIMITS.items(), ids=list(RATE_LIMITS))
+def test_each_rate_limit_is_read_from_the_environment(tmp_path, monkeypatch, name, default):
+    monkeypatch.delenv(name, raising=False)
+    assert load_config(str(tmp_path))[name] == default
+    monkeypatch.setenv(name, "5 per day")
+    assert load_config(str(tmp_path))[name] == "5 per day"
+
+
+@pytest.mark.parametrize("name", RATE_LIMITS)
+def test_a_rate_limit_flask_limiter_cannot_read_is_refused_at_start(tmp_path, monkeypatch, name):
+    monkeypatch.setenv(name, "twenty an hour")
+    with pytest.raises(ConfigError, match=f"{name} is not a rate limit"):
+        load_config(str(tmp_path))

@@ -14,7 +14,6 @@ made with that key.
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from flask import Response, current_app, flash, request, url_for
@@ -91,9 +90,7 @@ NEXT_STEP = {
 
 
 def _aid_limit() -> str:
-    return current_app.config.get("PORTAL_AID_RATE_LIMIT") or os.environ.get(
-        "PORTAL_AID_RATE_LIMIT", "10 per hour"
-    )
+    return current_app.config["PORTAL_AID_RATE_LIMIT"]
 
 
 def _private(response: Response) -> Response:

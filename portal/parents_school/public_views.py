@@ -10,7 +10,6 @@ there (and nothing to anyone else). The rules themselves live in `booking`.
 from __future__ import annotations
 
 import calendar as month_grid
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -62,9 +61,7 @@ MONTH_LENGTH = 7  # "2026-12"
 
 
 def _booking_limit() -> str:
-    return current_app.config.get("PORTAL_BOOKING_RATE_LIMIT") or os.environ.get(
-        "PORTAL_BOOKING_RATE_LIMIT", "20 per hour"
-    )
+    return current_app.config["PORTAL_BOOKING_RATE_LIMIT"]
 
 
 def _townships(session: Session) -> dict[str, str]:

@@ -390,7 +390,7 @@ def certificate_revoke(number: str):
 
 
 def _verify_limit() -> str:
-    return current_app.config.get("PORTAL_VERIFY_RATE_LIMIT", "30 per minute")
+    return current_app.config["PORTAL_VERIFY_RATE_LIMIT"]
 
 
 @bp.route("/certificates/verify")

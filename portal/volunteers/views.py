@@ -95,7 +95,7 @@ def agreement():
 def _signup_limit() -> str:
     from flask import current_app
 
-    return current_app.config.get("PORTAL_SIGNUP_RATE_LIMIT", "10 per hour")
+    return current_app.config["PORTAL_SIGNUP_RATE_LIMIT"]
 
 
 @bp.route("/signup", methods=["GET", "POST"])

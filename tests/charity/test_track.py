@@ -226,14 +226,11 @@ def test_forgetting_the_request_on_a_shared_phone(client, aid):
     assert client.get("/charity/track/request").status_code == 303
 
 
-def test_tracking_is_rate_limited_per_address(app, client, aid):
-    app.config["PORTAL_AID_RATE_LIMIT"] = "2 per hour"
-    try:
-        codes = [_track(client, aid.number, "13600000009").status_code for _ in range(3)]
-        # Even the right pair waits now: guessing cannot go on.
-        right = _track(client, aid.number, "13600000001").status_code
-    finally:
-        app.config.pop("PORTAL_AID_RATE_LIMIT")
+def test_tracking_is_rate_limited_per_address(app, client, aid, monkeypatch):
+    monkeypatch.setitem(app.config, "PORTAL_AID_RATE_LIMIT", "2 per hour")
+    codes = [_track(client, aid.number, "13600000009").status_code for _ in range(3)]
+    # Even the right pair waits now: guessing cannot go on.
+    right = _track(client, aid.number, "13600000001").status_code
     assert codes == [422, 422, 429] and right == 429
 
 

@@ -304,14 +304,11 @@ def test_numbers_count_up_within_the_year(app, session):
     assert int(second.number[6:]) == int(first.number[6:]) + 1
 
 
-def test_sign_up_is_rate_limited_per_address(app, client):
-    app.config["PORTAL_SIGNUP_RATE_LIMIT"] = "2 per hour"
-    try:
-        codes = [
-            post(client, "/volunteers/signup", form(n, consent=None)).status_code for n in range(3)
-        ]
-    finally:
-        app.config.pop("PORTAL_SIGNUP_RATE_LIMIT")
+def test_sign_up_is_rate_limited_per_address(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "PORTAL_SIGNUP_RATE_LIMIT", "2 per hour")
+    codes = [
+        post(client, "/volunteers/signup", form(n, consent=None)).status_code for n in range(3)
+    ]
     assert codes[:2] == [422, 422] and codes[2] == 429
 
 
