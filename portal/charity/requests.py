@@ -30,7 +30,6 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -47,7 +46,7 @@ from portal.charity.models import (
     RequestDocument,
     RequestStatus,
 )
-from portal.core import protect, uploads
+from portal.core import numbering, protect, uploads
 from portal.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.fields import PERSON_NAME_RE
 from portal.core.scoping import check_township, scope_query
@@ -349,12 +348,11 @@ def check_request(
     return clean
 
 
+NUMBER_PREFIX = "YJ"
+
+
 def next_number(session: Session, year: int) -> str:
-    start = f"YJ{year}"
-    last = session.exec(
-        select(func.max(AidRequest.number)).where(AidRequest.number.like(f"{start}%"))
-    ).one()
-    return f"{start}{(int(last[len(start) :]) + 1) if last else 1:06d}"
+    return numbering.next_in_year(session, AidRequest.number, NUMBER_PREFIX, year)
 
 
 def _keep_document(
@@ -419,21 +417,20 @@ def submit(
         updated_at=now,
         due_at=response_due(clean["emergency"], now),
     )
-    for _attempt in range(5):
-        request.number = next_number(session, now.astimezone(SHANGHAI).year)
-        try:
-            with session.begin_nested():
-                session.add(request)
-        except IntegrityError:
-            again = session.exec(
-                select(AidRequest).where(AidRequest.idempotency_key == key)
-            ).first()
-            if again is not None:
-                return again, False  # a double click committed first
-            continue
-        break
-    else:
-        raise AidError(N_("The portal is busy. Please submit again."))
+    year = now.astimezone(SHANGHAI).year
+    again = numbering.insert_numbered(
+        session,
+        request,
+        "number",
+        lambda: next_number(session, year),
+        busy=AidError(N_("The portal is busy. Please submit again.")),
+        # A double click committed first: its request is the answer.
+        on_conflict=lambda: session.exec(
+            select(AidRequest).where(AidRequest.idempotency_key == key)
+        ).first(),
+    )
+    if again is not None:
+        return again, False
     for upload in documents:
         _keep_document(session, request, upload, by=entered_by)
     _audit(

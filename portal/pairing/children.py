@@ -19,13 +19,13 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, func, or_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, cast, or_
 from sqlmodel import Session, select
 
 from portal import audit, cache
 from portal.auth.models import Role, User
 from portal.auth.services import MOBILE_RE as accounts_mobile_re
+from portal.core import numbering
 from portal.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from portal.core.fields import validated
 from portal.core.scoping import check_township, scope_query, township_scope
@@ -337,23 +337,18 @@ def validate(
 
 def next_code(session: Session, year: int) -> str:
     """The next child code of the year: ET2026000001, ET2026000002, ..."""
-    start = f"{CODE_PREFIX}{year}"
-    last = session.exec(select(func.max(Child.code)).where(Child.code.like(f"{start}%"))).one()
-    sequence = int(last[len(start) :]) + 1 if last else 1
-    return f"{start}{sequence:06d}"
+    return numbering.next_in_year(session, Child.code, CODE_PREFIX, year)
 
 
 def _insert_with_code(session: Session, child: Child, year: int) -> None:
     """Give the record the next free code; two registrations at once retry on the unique index."""
-    for _attempt in range(5):
-        child.code = next_code(session, year)
-        try:
-            with session.begin_nested():
-                session.add(child)
-        except IntegrityError:
-            continue  # the savepoint undid the insert: the code was taken meanwhile
-        return
-    raise ChildError(N_("The portal is busy. Please submit again."))
+    numbering.insert_numbered(
+        session,
+        child,
+        "code",
+        lambda: next_code(session, year),
+        busy=ChildError(N_("The portal is busy. Please submit again.")),
+    )
 
 
 def create(

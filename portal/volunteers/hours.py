@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 
 from portal import audit
 from portal.auth.models import Role, User
-from portal.core import protect
+from portal.core import numbering, protect
 from portal.core.domain import NotAllowed, NotFound
 from portal.core.scoping import check_township, scope_query, township_scope
 from portal.i18n import N_
@@ -502,25 +502,18 @@ def default_content(session: Session, volunteer: Volunteer, start: date, end: da
 
 
 def next_certificate_number(session: Session, year: int) -> str:
-    start = f"{CERTIFICATE_PREFIX}{year}"
-    last = session.exec(
-        select(func.max(Certificate.number)).where(Certificate.number.like(f"{start}%"))
-    ).one()
-    sequence = int(last[len(start) :]) + 1 if last else 1
-    return f"{start}{sequence:06d}"
+    return numbering.next_in_year(session, Certificate.number, CERTIFICATE_PREFIX, year)
 
 
 def _insert_with_number(session: Session, certificate: Certificate, year: int) -> None:
     """The next free number; two certificates issued at once retry on the unique index."""
-    for _attempt in range(5):
-        certificate.number = next_certificate_number(session, year)
-        try:
-            with session.begin_nested():
-                session.add(certificate)
-        except IntegrityError:
-            continue  # taken meanwhile: the savepoint undid the insert
-        return
-    raise VolunteerError(N_("The portal is busy. Please submit again."))
+    numbering.insert_numbered(
+        session,
+        certificate,
+        "number",
+        lambda: next_certificate_number(session, year),
+        busy=VolunteerError(N_("The portal is busy. Please submit again.")),
+    )
 
 
 def check_period(period_start: Any, period_end: Any, today: date | None = None) -> None:

@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 from portal import audit, cache, notify
 from portal.auth import services as accounts
 from portal.auth.models import Role, User
-from portal.core import protect, uploads
+from portal.core import numbering, protect, uploads
 from portal.core.domain import DomainError, InvalidInput, NotAllowed
 from portal.core.fields import PERSON_NAME_RE, validated
 from portal.core.scoping import check_township, scope_query, township_scope
@@ -452,12 +452,7 @@ def _identity(volunteer: Volunteer, parsed: idnumber.ParsedId) -> None:
 
 def next_number(session: Session, year: int, *, prefix: str = "SY") -> str:
     """The next volunteer number of the year: SY2026000001, SY2026000002, ..."""
-    start = f"{prefix}{year}"
-    last = session.exec(
-        select(func.max(Volunteer.number)).where(Volunteer.number.like(f"{start}%"))
-    ).one()
-    sequence = int(last[len(start) :]) + 1 if last else 1
-    return f"{start}{sequence:06d}"
+    return numbering.next_in_year(session, Volunteer.number, prefix, year)
 
 
 def _insert_with_number(session: Session, volunteer: Volunteer, year: int) -> None:
@@ -466,23 +461,25 @@ def _insert_with_number(session: Session, volunteer: Volunteer, year: int) -> No
     The same person signing up twice at once passes validation in both requests; the unique
     index on the ID hash then refuses the second, which is answered as a duplicate, never a 500.
     """
-    for _attempt in range(5):
-        volunteer.number = next_number(session, year)
-        try:
-            with session.begin_nested():
-                session.add(volunteer)
-        except IntegrityError:
-            # The savepoint undid the insert: a number taken meanwhile, or the same person.
-            if (
-                volunteer.id_hash
-                and session.exec(
-                    select(Volunteer.id).where(Volunteer.id_hash == volunteer.id_hash)
-                ).first()
-            ):
-                raise InvalidVolunteer([VolunteerError(DUPLICATE_ID, "id_number")]) from None
-            continue
-        return
-    raise VolunteerError(N_("The portal is busy. Please submit again."))
+
+    def same_person() -> None:
+        # The savepoint undid the insert: a number taken meanwhile, or the same person.
+        if (
+            volunteer.id_hash
+            and session.exec(
+                select(Volunteer.id).where(Volunteer.id_hash == volunteer.id_hash)
+            ).first()
+        ):
+            raise InvalidVolunteer([VolunteerError(DUPLICATE_ID, "id_number")]) from None
+
+    numbering.insert_numbered(
+        session,
+        volunteer,
+        "number",
+        lambda: next_number(session, year),
+        busy=VolunteerError(N_("The portal is busy. Please submit again.")),
+        on_conflict=same_person,
+    )
 
 
 PROFILE_FIELDS = tuple(
