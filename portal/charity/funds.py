@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
@@ -18,7 +19,7 @@ from portal import audit, cache
 from portal.auth.models import User
 from portal.charity import ledger
 from portal.charity.ledger import Balance, LedgerError
-from portal.charity.models import AidRequest, Fund, FundKind, LedgerEntry
+from portal.charity.models import AidRequest, Fund, FundKind, LedgerEntry, RequestStatus
 from portal.core.domain import NotFound
 from portal.i18n import N_
 
@@ -91,6 +92,108 @@ def create_fund(
     )
     cache.bump(session, ledger.AREA)
     return fund
+
+
+def update_fund(
+    session: Session, fund: Fund, data: dict[str, Any], *, actor: User, ip: str | None = None
+) -> list[str]:
+    """Change what the fund is for, its earmark and whether its donor may be named.
+
+    Its name, kind and whether it keeps its principal stay as created: the ledger, the
+    disclosure and the approvals were made under them. Returns the names of the fields changed
+    (none: nothing is written).
+    """
+    purpose, earmark = _text(data, "purpose"), _text(data, "earmark")
+    if not purpose or not 2 <= len(purpose) <= 200:
+        raise LedgerError(N_("Say what the fund is for (2 to 200 characters)."), "purpose")
+    if earmark and len(earmark) > 100:
+        raise LedgerError(N_("At most %(max)d characters."), "earmark", params={"max": 100})
+    wanted = {
+        "purpose": purpose,
+        "earmark": earmark,
+        "donor_public": bool(data.get("donor_public")) and fund.donor is not None,
+    }
+    changed = [name for name, value in wanted.items() if getattr(fund, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(fund, name, wanted[name])
+    session.add(fund)
+    audit.record(
+        session,
+        action="fund.changed",
+        actor_id=actor.id,
+        target_type="fund",
+        target_id=fund.id,
+        ip=ip,
+        fields=",".join(changed),
+    )
+    cache.bump(session, ledger.AREA)
+    return changed
+
+
+# A request proposed on a fund or approved from it waits for that fund: it is paid from it.
+WAITING_ON_FUND = (RequestStatus.APPROVING, RequestStatus.APPROVED)
+
+
+def requests_waiting_on(session: Session, fund: Fund) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(AidRequest)
+        .where(AidRequest.fund_id == fund.id, AidRequest.status.in_(WAITING_ON_FUND))
+    ).one()
+
+
+def close_fund(
+    session: Session, fund: Fund, *, reason: str, actor: User, ip: str | None = None
+) -> None:
+    """Stop a fund taking donations and grants; its ledger stays and is still published.
+
+    Refused while a request proposed on it or approved from it waits to be paid.
+    """
+    reason = (reason or "").strip()
+    if not fund.active:
+        raise LedgerError(N_("This fund is closed."))
+    if not 2 <= len(reason) <= 200:
+        raise LedgerError(N_("Say why the fund is closed (2 to 200 characters)."), "reason")
+    waiting = requests_waiting_on(session, fund)
+    if waiting:
+        raise LedgerError(
+            N_(
+                "Requests proposed on this fund or approved from it wait to be paid "
+                "(%(num)d): pay them, or propose them on another fund, first."
+            ),
+            "reason",
+            params={"num": waiting},
+        )
+    fund.active = False
+    session.add(fund)
+    audit.record(
+        session,
+        action="fund.closed",
+        actor_id=actor.id,
+        target_type="fund",
+        target_id=fund.id,
+        ip=ip,
+        reason=reason,
+    )
+    cache.bump(session, ledger.AREA)
+
+
+def reopen_fund(session: Session, fund: Fund, *, actor: User, ip: str | None = None) -> None:
+    if fund.active:
+        raise LedgerError(N_("This fund is open."))
+    fund.active = True
+    session.add(fund)
+    audit.record(
+        session,
+        action="fund.reopened",
+        actor_id=actor.id,
+        target_type="fund",
+        target_id=fund.id,
+        ip=ip,
+    )
+    cache.bump(session, ledger.AREA)
 
 
 @dataclass(frozen=True)

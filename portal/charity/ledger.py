@@ -50,6 +50,8 @@ audit.register_actions(
     {
         "fund.created": _l("Fund created"),
         "fund.changed": _l("Fund changed"),
+        "fund.closed": _l("Fund closed"),
+        "fund.reopened": _l("Fund reopened"),
         "ledger.donation": _l("Donation recorded"),
         "ledger.income": _l("Fund income recorded"),
         "ledger.reversal": _l("Ledger entry reversed"),

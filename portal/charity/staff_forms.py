@@ -126,6 +126,38 @@ class FundForm(PortalForm):
     )
 
 
+class FundEditForm(PortalForm):
+    """What may change in a fund once it exists (its name, kind and principal rule may not)."""
+
+    donor_public = BooleanField(_l("The donor agrees to be named in public"))
+    purpose = TextAreaField(
+        _l("Purpose"),
+        validators=[
+            DataRequired(_l("Say what the fund is for (2 to 200 characters).")),
+            Length(max=200, message=_MAX),
+        ],
+        render_kw={"rows": 2},
+    )
+    earmark = StringField(
+        _l("Earmark (optional)"),
+        validators=[Optional(), Length(max=100, message=_MAX)],
+        description=_l("For example: children with serious illness in Xiping."),
+    )
+
+
+class FundCloseForm(PortalForm):
+    reason = StringField(
+        _l("Why is the fund closed?"),
+        validators=[
+            DataRequired(_l("Say why the fund is closed (2 to 200 characters).")),
+            Length(max=200, message=_MAX),
+        ],
+        description=_l(
+            "For example: the donor's agreement has ended. It is kept in the audit log."
+        ),
+    )
+
+
 class EntryForm(PortalForm):
     amount = StringField(
         _l("Amount (yuan)"),

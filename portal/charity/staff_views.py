@@ -24,6 +24,8 @@ from portal.charity.staff_forms import (
     AskForm,
     CheckForm,
     EntryForm,
+    FundCloseForm,
+    FundEditForm,
     FundForm,
     PayForm,
     ProposeForm,
@@ -434,6 +436,7 @@ def _fund_page(fund: Fund, *, status: int = 200, **forms):
         figures=ledger.balance(session, fund.id),
         page=funds.entry_page(session, fund.id, page=page_number(), per_page=page_size()),
         can_write=staff.can_write_funds(current_user) and fund.active,
+        can_manage=staff.can_write_funds(current_user),
         donation_form=forms.get("donation_form") or _entry_form("donation"),
         income_form=forms.get("income_form") or _entry_form("income"),
         today=china_today(),
@@ -482,6 +485,75 @@ def fund_entry(fund_id: int, kind: str):
                 )
             return see_other("charity.fund", fund_id=fund.id)
     return _fund_page(fund, status=422, **{f"{kind}_form": form})
+
+
+@bp.route("/staff/funds/<int:fund_id>/edit", methods=["GET", "POST"])
+@roles_required(*staff.FUND_WRITERS)
+def fund_edit(fund_id: int):
+    session = get_session()
+    fund = funds.get_fund(session, fund_id)
+    form = FundEditForm(obj=fund)
+    if form.validate_on_submit():
+        try:
+            changed = funds.update_fund(
+                session, fund, form.data, actor=current_user, ip=request.remote_addr
+            )
+        except DomainError as error:
+            form_error(form, error)
+        else:
+            if changed:
+                flash(_("The fund's details are saved."), "success")
+            else:
+                flash(_("Nothing was changed."), "info")
+            return see_other("charity.fund", fund_id=fund.id)
+    return render(
+        "charity/fund_edit.html",
+        form=form,
+        fund=fund,
+        status=422 if request.method == "POST" else 200,
+        **_labels(),
+    )
+
+
+@bp.route("/staff/funds/<int:fund_id>/close", methods=["GET", "POST"])
+@roles_required(*staff.FUND_WRITERS)
+def fund_close(fund_id: int):
+    session = get_session()
+    fund = funds.get_fund(session, fund_id)
+    form = FundCloseForm()
+    if form.validate_on_submit():
+        try:
+            funds.close_fund(
+                session, fund, reason=form.reason.data, actor=current_user, ip=request.remote_addr
+            )
+        except DomainError as error:
+            form_error(form, error)
+        else:
+            flash(_("The fund is closed."), "success")
+            return see_other("charity.fund", fund_id=fund.id)
+    return render(
+        "charity/fund_close.html",
+        form=form,
+        fund=fund,
+        figures=ledger.balance(session, fund.id),
+        waiting=funds.requests_waiting_on(session, fund),
+        status=422 if request.method == "POST" else 200,
+        **_labels(),
+    )
+
+
+@bp.route("/staff/funds/<int:fund_id>/reopen", methods=["POST"])
+@roles_required(*staff.FUND_WRITERS)
+def fund_reopen(fund_id: int):
+    session = get_session()
+    fund = funds.get_fund(session, fund_id)
+    try:
+        funds.reopen_fund(session, fund, actor=current_user, ip=request.remote_addr)
+    except DomainError as error:
+        flash_error(error)
+    else:
+        flash(_("The fund is open again."), "success")
+    return see_other("charity.fund", fund_id=fund.id)
 
 
 @bp.route("/staff/funds/<int:fund_id>/entries/<int:entry_id>/reverse", methods=["GET", "POST"])
