@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from portal.auth.models import Role
 from portal.parents_school.models import Lecture
-from portal.timeutil import utcnow
+from portal.timeutil import SHANGHAI, china_today
 from tests.conftest import login, make_user
 
 XIPING = "331124001"
@@ -29,9 +29,15 @@ def organiser_client(app, organiser):
 
 
 def make_lecture(session, **overrides) -> Lecture:
-    """A scheduled lecture written directly (committed): three days ahead, 90 minutes, 5 seats,
-    the Education Bureau's in 西屏街道 unless told otherwise."""
-    starts = overrides.pop("starts_at", None) or utcnow().replace(microsecond=0) + timedelta(days=3)
+    """A scheduled lecture written directly (committed): three days ahead, 14:30-16:00 China
+    time, 5 seats, the Education Bureau's in 西屏街道 unless told otherwise.
+
+    At a fixed time of day: starting at the test's own time, a lecture begun after 22:30 in China
+    would end the next day, which the lecture form refuses.
+    """
+    starts = overrides.pop("starts_at", None) or datetime.combine(
+        china_today() + timedelta(days=3), time(14, 30), tzinfo=SHANGHAI
+    ).astimezone(UTC)
     fields = dict(
         title="隔代教育讲座",
         topic="skipped_generation",
