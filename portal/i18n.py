@@ -237,7 +237,7 @@ def template_i18n() -> dict:
         "ngettext": ngettext,
         "is_chinese": (lambda: True) if chinese else (lambda: False),
         "html_lang": (lambda: "zh-CN") if chinese else (lambda: "en"),
-        "content_lang": (lambda: Markup("")) if chinese else (lambda: Markup(' lang="zh-CN"')),
+        "content_lang": (lambda: _NO_LANG) if chinese else (lambda: _LANG_ZH),
     }
     translations._portal_template_i18n = (locale, values)
     return values

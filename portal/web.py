@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
@@ -10,6 +12,24 @@ from jinja2_fragments.flask import render_block
 
 from portal.extensions import htmx
 from portal.pagination import Page  # noqa: F401 - views build pages with it
+
+T = TypeVar("T")
+
+
+def app_memo(name: str, key: Hashable, build: Callable[[], T], *, bound: int = 1000) -> T:
+    """What `build()` makes for `key`, made once per application and kept in its extensions.
+
+    For values that depend only on the language, the script root, a role or the page (layout
+    parts, links), which every request would otherwise build again. The store is emptied
+    when it holds more than `bound` keys, should a server ever vary its script root.
+    """
+    kept = current_app.extensions.setdefault(name, {})
+    value = kept.get(key)
+    if value is None:
+        if len(kept) > bound:
+            kept.clear()
+        value = kept[key] = build()
+    return value
 
 
 def partial_request(environ) -> bool:

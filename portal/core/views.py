@@ -34,7 +34,7 @@ from portal.i18n import content_lang, current_language, is_chinese, template_i18
 from portal.places import TOWNSHIPS
 from portal.security import public, roles_required
 from portal.timeutil import utcnow
-from portal.web import absolute_path, absolute_url, render, safe_next, see_other
+from portal.web import absolute_path, absolute_url, app_memo, render, safe_next, see_other
 
 bp = Blueprint("core", __name__)
 
@@ -109,13 +109,11 @@ def layout_context():
     """
     endpoint = request.endpoint
     root = request.script_root
-    key = (current_language() or "zh_CN", root, endpoint)
-    kept = current_app.extensions.setdefault("portal_layout", {})
-    values = kept.get(key)
-    if values is None:
-        if len(kept) > 1000:  # a bound, should a server ever vary its script root
-            kept.clear()
-        values = kept[key] = _layout_values(root, endpoint)
+    values = app_memo(
+        "portal_layout",
+        (current_language() or "zh_CN", root, endpoint),
+        lambda: _layout_values(root, endpoint),
+    )
     return {
         **values,
         "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
@@ -16,6 +16,7 @@ from portal.auth.models import STAFF_ROLES, User
 from portal.core import registry
 from portal.core.registry import Queue
 from portal.i18n import current_language
+from portal.web import app_memo
 
 KERNEL_QUEUES = (
     Queue(
@@ -97,13 +98,10 @@ def header_links(user: User) -> tuple[HeaderLink, ...]:
     if not user.is_authenticated:
         return ()
     role = str(user.role)
-    kept = current_app.extensions.setdefault("portal_header_links", {})
-    key = (role, current_language(), request.script_root)
-    links = kept.get(key)
-    if links is None:
-        if len(kept) > 1000:  # a bound, should a server ever vary its script root
-            kept.clear()
-        links = kept[key] = tuple(
+    return app_memo(
+        "portal_header_links",
+        (role, current_language(), request.script_root),
+        lambda: tuple(
             HeaderLink(str(label), url_for(ep)) for ep, label, roles in ADMIN_LINKS if role in roles
-        )
-    return links
+        ),
+    )

@@ -1116,18 +1116,18 @@ _PLACEHOLDER = "placeholder-slug"
 
 def _url_prefixes() -> dict[str, str]:
     """{kind: its items' public path up to the slug} for this application and script root."""
-    from flask import current_app, request
+    from flask import request
 
-    kept = current_app.extensions.setdefault("publicity_url_prefixes", {})
-    prefixes = kept.get(request.script_root)
-    if prefixes is None:
-        if len(kept) > 100:  # a bound, should a server ever vary its script root
-            kept.clear()
-        prefixes = {}
-        for column in COLUMNS:
-            url = _built_url(column.kind, _PLACEHOLDER)
-            if not url.endswith("/" + _PLACEHOLDER):
-                raise RuntimeError(f"the address of an item does not end with its slug: {url}")
-            prefixes[column.kind] = url.removesuffix(_PLACEHOLDER)
-        kept[request.script_root] = prefixes
+    from portal.web import app_memo
+
+    return app_memo("publicity_url_prefixes", request.script_root, _built_prefixes, bound=100)
+
+
+def _built_prefixes() -> dict[str, str]:
+    prefixes = {}
+    for column in COLUMNS:
+        url = _built_url(column.kind, _PLACEHOLDER)
+        if not url.endswith("/" + _PLACEHOLDER):
+            raise RuntimeError(f"the address of an item does not end with its slug: {url}")
+        prefixes[column.kind] = url.removesuffix(_PLACEHOLDER)
     return prefixes
