@@ -44,12 +44,38 @@ def _text(data: dict[str, Any], name: str) -> str | None:
     return (str(data.get(name) or "")).strip() or None
 
 
+def _changed(
+    session: Session, fund: Fund, action: str, *, actor: User, ip: str | None, **detail: Any
+) -> None:
+    """After a fund was created or changed: the audit entry, and its public pages go."""
+    session.add(fund)
+    audit.record(
+        session,
+        action=action,
+        actor_id=actor.id,
+        target_type="fund",
+        target_id=fund.id,
+        ip=ip,
+        **detail,
+    )
+    cache.bump(session, ledger.AREA)
+
+
+def _purpose_and_earmark(data: dict[str, Any]) -> tuple[str, str | None]:
+    """What a fund is for and its earmark, checked: for a new fund and for a change."""
+    purpose, earmark = _text(data, "purpose"), _text(data, "earmark")
+    if not purpose or not 2 <= len(purpose) <= 200:
+        raise LedgerError(N_("Say what the fund is for (2 to 200 characters)."), "purpose")
+    if earmark and len(earmark) > 100:
+        raise LedgerError(N_("At most %(max)d characters."), "earmark", params={"max": 100})
+    return purpose, earmark
+
+
 def create_fund(
     session: Session, data: dict[str, Any], *, actor: User, ip: str | None = None
 ) -> Fund:
     """A new fund; every wrong field is refused before anything is written."""
-    name, purpose = _text(data, "name"), _text(data, "purpose")
-    donor, earmark = _text(data, "donor"), _text(data, "earmark")
+    name, donor = _text(data, "name"), _text(data, "donor")
     kind = str(data.get("kind") or "")
     if not name or not 2 <= len(name) <= 60:
         raise LedgerError(N_("Enter the fund's name (2 to 60 characters)."), "name")
@@ -59,10 +85,7 @@ def create_fund(
         raise LedgerError(N_("A named fund carries its donor's name: enter it."), "donor")
     if donor and len(donor) > 60:
         raise LedgerError(N_("At most %(max)d characters."), "donor", params={"max": 60})
-    if not purpose or not 2 <= len(purpose) <= 200:
-        raise LedgerError(N_("Say what the fund is for (2 to 200 characters)."), "purpose")
-    if earmark and len(earmark) > 100:
-        raise LedgerError(N_("At most %(max)d characters."), "earmark", params={"max": 100})
+    purpose, earmark = _purpose_and_earmark(data)
     if session.exec(select(Fund.id).where(Fund.name == name)).first() is not None:
         raise LedgerError(N_("A fund with this name already exists."), "name")
     fund = Fund(
@@ -80,17 +103,15 @@ def create_fund(
             session.add(fund)
     except IntegrityError:
         raise LedgerError(N_("A fund with this name already exists."), "name") from None
-    audit.record(
+    _changed(
         session,
-        action="fund.created",
-        actor_id=actor.id,
-        target_type="fund",
-        target_id=fund.id,
+        fund,
+        "fund.created",
+        actor=actor,
         ip=ip,
         kind=fund.kind.value,
         keep_principal=fund.keep_principal,
     )
-    cache.bump(session, ledger.AREA)
     return fund
 
 
@@ -103,11 +124,7 @@ def update_fund(
     disclosure and the approvals were made under them. Returns the names of the fields changed
     (none: nothing is written).
     """
-    purpose, earmark = _text(data, "purpose"), _text(data, "earmark")
-    if not purpose or not 2 <= len(purpose) <= 200:
-        raise LedgerError(N_("Say what the fund is for (2 to 200 characters)."), "purpose")
-    if earmark and len(earmark) > 100:
-        raise LedgerError(N_("At most %(max)d characters."), "earmark", params={"max": 100})
+    purpose, earmark = _purpose_and_earmark(data)
     wanted = {
         "purpose": purpose,
         "earmark": earmark,
@@ -118,17 +135,7 @@ def update_fund(
         return []
     for name in changed:
         setattr(fund, name, wanted[name])
-    session.add(fund)
-    audit.record(
-        session,
-        action="fund.changed",
-        actor_id=actor.id,
-        target_type="fund",
-        target_id=fund.id,
-        ip=ip,
-        fields=",".join(changed),
-    )
-    cache.bump(session, ledger.AREA)
+    _changed(session, fund, "fund.changed", actor=actor, ip=ip, fields=",".join(changed))
     return changed
 
 
@@ -167,33 +174,14 @@ def close_fund(
             params={"num": waiting},
         )
     fund.active = False
-    session.add(fund)
-    audit.record(
-        session,
-        action="fund.closed",
-        actor_id=actor.id,
-        target_type="fund",
-        target_id=fund.id,
-        ip=ip,
-        reason=reason,
-    )
-    cache.bump(session, ledger.AREA)
+    _changed(session, fund, "fund.closed", actor=actor, ip=ip, reason=reason)
 
 
 def reopen_fund(session: Session, fund: Fund, *, actor: User, ip: str | None = None) -> None:
     if fund.active:
         raise LedgerError(N_("This fund is open."))
     fund.active = True
-    session.add(fund)
-    audit.record(
-        session,
-        action="fund.reopened",
-        actor_id=actor.id,
-        target_type="fund",
-        target_id=fund.id,
-        ip=ip,
-    )
-    cache.bump(session, ledger.AREA)
+    _changed(session, fund, "fund.reopened", actor=actor, ip=ip)
 
 
 @dataclass(frozen=True)
@@ -238,8 +226,6 @@ def entries_statement(fund_id: int):
 
 def entry_page(session: Session, fund_id: int, *, page: int, per_page: int):
     """One page of the ledger as `EntryRow`s (a `pagination.Page`)."""
-    from sqlalchemy import func
-
     from portal.pagination import Page
 
     statement = entries_statement(fund_id)

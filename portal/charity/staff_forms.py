@@ -93,39 +93,6 @@ class PayForm(PortalForm):
     )
 
 
-class FundForm(PortalForm):
-    name = StringField(
-        _l("Name of the fund"),
-        validators=[
-            DataRequired(_l("Enter the fund's name (2 to 60 characters).")),
-            Length(max=60, message=_MAX),
-        ],
-    )
-    kind = ChoiceField(
-        _l("Kind"),
-        choices=options([("", "—"), *((k.value, v) for k, v in KIND_LABELS.items())]),
-        validators=[DataRequired(_l("Choose the kind of fund."))],
-    )
-    donor = StringField(_l("Donor"), validators=[Optional(), Length(max=60, message=_MAX)])
-    donor_public = BooleanField(_l("The donor agrees to be named in public"))
-    purpose = TextAreaField(
-        _l("Purpose"),
-        validators=[
-            DataRequired(_l("Say what the fund is for (2 to 200 characters).")),
-            Length(max=200, message=_MAX),
-        ],
-        render_kw={"rows": 2},
-    )
-    earmark = StringField(
-        _l("Earmark (optional)"),
-        validators=[Optional(), Length(max=100, message=_MAX)],
-        description=_l("For example: children with serious illness in Xiping."),
-    )
-    keep_principal = BooleanField(
-        _l("Keep the principal (only income may be granted)"),
-    )
-
-
 class FundEditForm(PortalForm):
     """What may change in a fund once it exists (its name, kind and principal rule may not)."""
 
@@ -142,6 +109,27 @@ class FundEditForm(PortalForm):
         _l("Earmark (optional)"),
         validators=[Optional(), Length(max=100, message=_MAX)],
         description=_l("For example: children with serious illness in Xiping."),
+    )
+
+
+class FundForm(FundEditForm):
+    """A new fund: what may change later, and what is fixed when it is created."""
+
+    name = StringField(
+        _l("Name of the fund"),
+        validators=[
+            DataRequired(_l("Enter the fund's name (2 to 60 characters).")),
+            Length(max=60, message=_MAX),
+        ],
+    )
+    kind = ChoiceField(
+        _l("Kind"),
+        choices=options([("", "—"), *((k.value, v) for k, v in KIND_LABELS.items())]),
+        validators=[DataRequired(_l("Choose the kind of fund."))],
+    )
+    donor = StringField(_l("Donor"), validators=[Optional(), Length(max=60, message=_MAX)])
+    keep_principal = BooleanField(
+        _l("Keep the principal (only income may be granted)"),
     )
 
 
