@@ -34,7 +34,7 @@ from sqlmodel import Session, func, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.auth.models import Role, User  # noqa: E402
-from portal.core import protect  # noqa: E402
+from portal.core import numbering, protect  # noqa: E402
 from portal.places import TOWNSHIPS  # noqa: E402
 from portal.timeutil import china_today, utcnow  # noqa: E402
 from portal.volunteers import roster, services  # noqa: E402
@@ -114,8 +114,7 @@ def fill_volunteers(app, session: Session, total: int, today: date) -> None:
         ids = session.scalars(
             insert(User).returning(User.id, sort_by_parameter_order=True), users
         ).all()
-        first = services.next_number(session, today.year)
-        sequence = int(first[-6:])
+        numbers = numbering.numbers_from(services.next_number(session, today.year))
         records = []
         for n, user_id in enumerate(ids):
             born = date(1950, 1, 1) + timedelta(days=(start + n) % 15000)
@@ -134,7 +133,7 @@ def fill_volunteers(app, session: Session, total: int, today: date) -> None:
                     "employer": f"松阳县第{n % 40 + 1}单位",
                     "skills": ["tutoring"],
                     "availability": ["weekend"],
-                    "number": f"{first[:-6]}{sequence + n:06d}",
+                    "number": next(numbers),
                     "user_id": user_id,
                     "id_cipher": protect.encrypt(number),
                     "id_hash": protect.keyed_hash("id", f"resident_id:{number}:{n}"),

@@ -8,7 +8,8 @@ concurrent insert took it first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -28,6 +29,13 @@ def next_in_year(session: Session, column: Any, prefix: str, year: int) -> str:
     last = session.execute(select(func.max(column)).where(column.like(f"{start}%"))).scalar()
     sequence = int(last[len(start) :]) + 1 if last else 1
     return f"{start}{sequence:0{SEQUENCE_DIGITS}d}"
+
+
+def numbers_from(first: str) -> Iterator[str]:
+    """`first` and the numbers after it in its year (for rows inserted together)."""
+    prefix, sequence = first[:-SEQUENCE_DIGITS], int(first[-SEQUENCE_DIGITS:])
+    for offset in itertools.count():
+        yield f"{prefix}{sequence + offset:0{SEQUENCE_DIGITS}d}"
 
 
 def insert_numbered(

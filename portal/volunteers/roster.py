@@ -36,7 +36,7 @@ from sqlmodel import Session, select
 
 from portal import audit, cache
 from portal.auth.models import Role, User
-from portal.core import uploads
+from portal.core import numbering, uploads
 from portal.core.domain import DomainError, NotFound
 from portal.core.scoping import COUNTY_WIDE_ROLES, check_township, township_scope
 from portal.i18n import N_
@@ -829,11 +829,10 @@ def _insert(
             )
         )
     user_ids = [ids[phone] for phone in mobiles]
-    first = services.next_number(session, today.year)
-    prefix, sequence = first[:-6], int(first[-6:])
+    numbers = numbering.numbers_from(services.next_number(session, today.year))
     days = services.valid_days()
     records = []
-    for offset, (row, user_id) in enumerate(zip(rows, user_ids, strict=True)):
+    for row, user_id in zip(rows, user_ids, strict=True):
         identity = SimpleNamespace()
         services._identity(identity, row.parsed)
         checked = row.checked
@@ -842,7 +841,7 @@ def _insert(
             {
                 **{name: getattr(checked, name) for name in services.PROFILE_FIELDS},
                 **vars(identity),
-                "number": f"{prefix}{sequence + offset:06d}",
+                "number": next(numbers),
                 "user_id": user_id,
                 "status": (Status.VERIFIED if verified else Status.APPLIED).value,
                 "status_reason": None,

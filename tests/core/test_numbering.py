@@ -90,3 +90,8 @@ def test_a_conflict_can_answer_with_the_row_that_won(session, table):
         ).scalar(),
     )
     assert won == "first click"
+
+
+def test_numbers_inserted_together_follow_the_first():
+    numbers = numbering.numbers_from("SY2026000041")
+    assert [next(numbers) for _ in range(3)] == ["SY2026000041", "SY2026000042", "SY2026000043"]
