@@ -38,17 +38,24 @@ def portal_env(workdir: Path) -> dict[str, str]:
     }
 
 
+def flask_command(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
+    """Run `flask --app wsgi ARGS` for the scratch portal of `env`."""
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
 def init_portal(env: dict[str, str], *, content: bool = False) -> None:
     """Create the schema (and load the shipped content, indexed, when asked)."""
-    commands = [["portal", "init"]] + ([["content", "load"]] if content else [])
-    for command in commands:
-        subprocess.run(
-            [str(BIN / "flask"), "--app", "wsgi", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+    flask_command(env, "portal", "init")
+    if content:
+        flask_command(env, "content", "load")
 
 
 @contextlib.contextmanager

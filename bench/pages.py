@@ -20,11 +20,10 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import urllib.parse
 import urllib.request
 
-from _harness import BIN, ROOT, gunicorn, init_portal, portal_env, scratch_dir, wrk
+from _harness import flask_command, gunicorn, init_portal, portal_env, scratch_dir, wrk
 
 ARTICLE = "/publicity/policies/songyang-2017-139"
 SEARCH = "/search?q=" + urllib.parse.quote("留守儿童 监护")
@@ -116,25 +115,11 @@ ADMIN_PASSWORD = "Bench-only-password-2026"  # noqa: S105 - a scratch database
 
 
 def _create_admin(env: dict[str, str]) -> None:
-    subprocess.run(
-        [
-            str(BIN / "flask"),
-            "--app",
-            "wsgi",
-            "portal",
-            "create-admin",
-            "--name",
-            "测试管理员",
-            "--login",
-            ADMIN_LOGIN,
-            "--password-stdin",
-        ],
-        cwd=ROOT,
-        env=env,
-        input=ADMIN_PASSWORD + "\n",
-        text=True,
-        check=True,
-        capture_output=True,
+    flask_command(
+        env,
+        *("portal", "create-admin", "--name", "测试管理员", "--login", ADMIN_LOGIN),
+        "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
     )
 
 
