@@ -74,6 +74,17 @@ def roles_required(*roles: Role) -> Callable:
     return decorator
 
 
+def configured_limit(name: str) -> Callable[[], str]:
+    """A Flask-Limiter limit read from the setting `name` at each request (config.py reads and
+    checks every PORTAL_*_RATE_LIMIT): `@limiter.limit(configured_limit("PORTAL_AID_RATE_LIMIT"))`.
+    """
+
+    def limit() -> str:
+        return current_app.config[name]
+
+    return limit
+
+
 def has_role(*roles: Role) -> bool:
     return current_user.is_authenticated and current_user.role in set(roles)
 

@@ -13,6 +13,7 @@ from portal.core.domain import DomainError
 from portal.db import get_session
 from portal.extensions import limiter
 from portal.security import (
+    configured_limit,
     end_session,
     login_required,
     mark_reauthenticated,
@@ -24,8 +25,7 @@ from portal.web import form_error, render, safe_next, see_other
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
-def _login_limit() -> str:
-    return current_app.config["PORTAL_LOGIN_RATE_LIMIT"]
+_login_limit = configured_limit("PORTAL_LOGIN_RATE_LIMIT")
 
 
 def _throttle_policy() -> services.ThrottlePolicy:

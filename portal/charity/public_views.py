@@ -52,7 +52,7 @@ from portal.db import get_session
 from portal.extensions import limiter
 from portal.i18n import N_
 from portal.places import township_choices
-from portal.security import public
+from portal.security import configured_limit, public
 from portal.web import form_error, render, see_other
 
 HELD = "charity_request"  # the session key of the request this browser may see
@@ -89,8 +89,7 @@ NEXT_STEP = {
 }
 
 
-def _aid_limit() -> str:
-    return current_app.config["PORTAL_AID_RATE_LIMIT"]
+_aid_limit = configured_limit("PORTAL_AID_RATE_LIMIT")
 
 
 def _private(response: Response) -> Response:

@@ -48,7 +48,7 @@ from portal.parents_school.public_forms import (
 )
 from portal.parents_school.views import bp
 from portal.places import township_choices
-from portal.security import public
+from portal.security import configured_limit, public
 from portal.timeutil import SHANGHAI, utcnow
 from portal.web import absolute_url, flash_error, form_error, page_number, page_size, render
 from portal.web import see_other as redirect_to
@@ -60,8 +60,7 @@ FEED_PAST_DAYS = 30  # a feed keeps recent lectures, so calendars do not drop th
 MONTH_LENGTH = 7  # "2026-12"
 
 
-def _booking_limit() -> str:
-    return current_app.config["PORTAL_BOOKING_RATE_LIMIT"]
+_booking_limit = configured_limit("PORTAL_BOOKING_RATE_LIMIT")
 
 
 def _townships(session: Session) -> dict[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from flask import current_app, flash, redirect, request, send_file, url_for
+from flask import flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -24,7 +24,7 @@ from portal.core.forms import DateInRange, PortalForm
 from portal.db import get_session
 from portal.extensions import limiter
 from portal.pagination import paginate
-from portal.security import login_required, public, roles_required
+from portal.security import configured_limit, login_required, public, roles_required
 from portal.timeutil import china_today
 from portal.volunteers import hours, services
 from portal.volunteers.forms import ChoiceField, options
@@ -389,8 +389,7 @@ def certificate_revoke(number: str):
 # Public verification ---------------------------------------------------------------------------
 
 
-def _verify_limit() -> str:
-    return current_app.config["PORTAL_VERIFY_RATE_LIMIT"]
+_verify_limit = configured_limit("PORTAL_VERIFY_RATE_LIMIT")
 
 
 @bp.route("/certificates/verify")

@@ -20,7 +20,7 @@ from portal.extensions import limiter
 from portal.i18n import N_
 from portal.pagination import paginate
 from portal.places import township_choices
-from portal.security import public, roles_required, start_session
+from portal.security import configured_limit, public, roles_required, start_session
 from portal.timeutil import china_today
 from portal.volunteers import services
 from portal.volunteers.forms import (
@@ -92,10 +92,7 @@ def agreement():
     return render("volunteers/agreement.html", version=services.AGREEMENT_VERSION)
 
 
-def _signup_limit() -> str:
-    from flask import current_app
-
-    return current_app.config["PORTAL_SIGNUP_RATE_LIMIT"]
+_signup_limit = configured_limit("PORTAL_SIGNUP_RATE_LIMIT")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
