@@ -161,3 +161,20 @@ def test_a_fund_s_fields_are_unchanged_by_an_edit(app, session, people):
     found = session.get(Fund, fund.id)
     session.refresh(found)
     assert found.name == fund.name and found.kind == "special" and found.keep_principal
+
+
+def test_the_fund_pages_in_english(app, session, people):
+    fund = make_fund(app, session, people["staff"])
+    proposed(app, session, people, fund)
+    staff = client_for(app, people["staff"])
+    english = {"Accept-Language": "en"}
+    page = page_text(staff.get(_fund_url(fund), headers=english))
+    assert "Change the fund's details" in page and "Close the fund" in page
+    close = page_text(staff.get(_fund_url(fund, "/close"), headers=english))
+    assert "Its ledger is kept and still published" in close
+    assert "wait to be paid (1)" in close
+    refused = post(staff, _fund_url(fund, "/close"), {"reason": ""}, headers=english)
+    assert refused.status_code == 422
+    assert "Say why the fund is closed (2 to 200 characters)." in page_text(refused)
+    edit = page_text(staff.get(_fund_url(fund, "/edit"), headers=english))
+    assert "stay as the fund was created" in edit

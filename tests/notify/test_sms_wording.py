@@ -59,3 +59,5 @@ def test_no_message_says_a_text_message_reaches_a_phone():
 def test_the_parents_school_tells_guardians_to_keep_the_code(client):
     text = client.get("/parents-school/").get_data(as_text=True)
     assert "请记下来或拍照保存（短信发送功能尚未开通，手机收不到）" in text
+    english = client.get("/parents-school/", headers={"Accept-Language": "en"})
+    assert "as text messages are not sent to phones yet" in english.get_data(as_text=True)
