@@ -15,6 +15,7 @@ from sqlmodel import select
 from portal.audit import AuditEntry
 from portal.auth.models import Role, User
 from portal.notify.models import OutboxMessage
+from portal.timeutil import china_today
 from portal.volunteers import services
 from portal.volunteers.models import Status, Volunteer
 from tests.conftest import login, make_user, page_text, post
@@ -156,7 +157,7 @@ def test_a_check_date_in_the_future_or_over_a_year_old_is_refused(
     session, volunteer, volunteer_client, staff_client
 ):
     upload(volunteer_client, PDF)
-    for day in (date.today() + timedelta(days=1), date.today() - timedelta(days=400)):
+    for day in (china_today() + timedelta(days=1), china_today() - timedelta(days=400)):
         response = post(
             staff_client,
             f"/volunteers/staff/{volunteer.id}/verify",
